@@ -1,0 +1,1 @@
+"""Stage 3: pure functions over ``TraceRecord`` (no I/O, no display, no torch)."""

@@ -1,0 +1,119 @@
+"""The user-facing ``Trace``: a recorded ``TraceRecord`` plus tables, summary, save and display.
+
+Sits above the pipeline (model → analysis → views): it only composes them. ``compile_lens.trace()``
+returns one (filled when the block exits); ``compile_lens.load(path)`` rebuilds one from a file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from compile_lens.model import TraceRecord, read_trace, trace_to_json
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from compile_lens.analysis.summary import Summary
+
+
+class Trace:
+    """A recorded compilation. Empty while its ``trace()`` block runs; complete after it exits."""
+
+    def __init__(self, record: TraceRecord | None = None) -> None:
+        self._record = record or TraceRecord()
+        self.complete = record is not None
+
+    # -- data -------------------------------------------------------------------------------
+    @property
+    def record(self) -> TraceRecord:
+        """The plain, JSON-serialisable record behind every view."""
+        return self._record
+
+    def _set_record(self, record: TraceRecord) -> None:
+        self._record = record
+        self.complete = True
+
+    @property
+    def graphs(self) -> pd.DataFrame:
+        """One row per Dynamo graph (compile id, backend, nodes, pieces)."""
+        from compile_lens.views import tables
+
+        return tables.graphs_frame(self._record)
+
+    @property
+    def nodes(self) -> pd.DataFrame:
+        """One row per FX node of every Dynamo graph (op, target, shape, dtype, dynamic dims)."""
+        from compile_lens.views import tables
+
+        return tables.nodes_frame(self._record)
+
+    @property
+    def pieces(self) -> pd.DataFrame:
+        """One row per piece × compile size: keys, cross-check, outcome, seconds."""
+        from compile_lens.views import tables
+
+        return tables.pieces_frame(self._record)
+
+    @property
+    def passes(self) -> pd.DataFrame:
+        """One row per Inductor pass or phase per piece compile, with seconds."""
+        from compile_lens.views import tables
+
+        return tables.passes_frame(self._record)
+
+    @property
+    def lowerings(self) -> pd.DataFrame:
+        """One row per kernel, extern call or fallback per piece compile."""
+        from compile_lens.views import tables
+
+        return tables.lowerings_frame(self._record)
+
+    @property
+    def captures(self) -> pd.DataFrame:
+        """One row per CUDA-graph capture (piece × size): seconds, memory, replays."""
+        from compile_lens.views import tables
+
+        return tables.captures_frame(self._record)
+
+    def summary(self) -> Summary:
+        """The headline numbers (graphs, pieces, outcomes, keys, seconds, tracer overhead)."""
+        from compile_lens.analysis.summary import summarize
+
+        return summarize(self._record)
+
+    def cross_check(self) -> Any:
+        """Legacy vs standalone key per piece compile, with the differing factor lines."""
+        from compile_lens.analysis.cross_check import cross_check
+
+        return cross_check(self._record)
+
+    # -- files ------------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write the trace as JSON (deterministic); returns the path written."""
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(trace_to_json(self._record), encoding="utf-8")
+        return p
+
+    def to_json(self) -> str:
+        """The trace as a JSON string (what ``save`` writes)."""
+        return trace_to_json(self._record)
+
+    # -- display ----------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        state = "complete" if self.complete else "recording"
+        r = self._record
+        return f"<compile_lens.Trace {state}: {len(r.graphs)} graphs, {len(r.compiles)} compiles>"
+
+    def _repr_mimebundle_(
+        self, include: Any = None, exclude: Any = None, **kwargs: Any
+    ) -> dict[str, str]:
+        from compile_lens.views import display
+
+        return display.trace_mimebundle(self, include=include, exclude=exclude)
+
+
+def load(path: str | Path) -> Trace:
+    """Load a trace saved with ``Trace.save``; bad files raise ``TraceFormatError``."""
+    return Trace(read_trace(path))

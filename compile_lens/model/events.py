@@ -1,0 +1,136 @@
+"""Model: what happened while compiling a piece (keys, outcomes, passes, lowering, captures).
+
+Stage 2 (model): stdlib only. Every record names its piece by ``(graph_id, submod)`` and, where it
+depends on the compiled shape, by ``size`` (``"general"`` for the symbolic compile, ``"8"`` for an
+exact size, ``"(1, 8192)"`` for a vLLM compile range).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+COMPILED = "compiled"
+DEDUPLICATED = "deduplicated"
+LOADED = "loaded"
+CACHE_HIT = "cache_hit"
+OUTCOMES = (COMPILED, DEDUPLICATED, LOADED, CACHE_HIT)
+GENERAL_SIZE = "general"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PieceCompile:
+    """One compile of one piece for one size, with both cache keys and the outcome.
+
+    ``legacy_key`` was captured from ``autograd_cache.autograd_cache_key`` during the real compile;
+    ``standalone_key`` was computed up front with ``standalone_compile.autograd_cache_key``. Their
+    factor lines live in ``TraceRecord.key_lines`` under the key, so identical keys store them once.
+    ``key_match`` is ``None`` when either key is missing. ``dedup_of`` names the submod whose
+    artifact was reused for a ``deduplicated`` outcome.
+    """
+
+    graph_id: str
+    submod: str
+    size: str = GENERAL_SIZE
+    outcome: str = COMPILED
+    legacy_key: str | None = None
+    standalone_key: str | None = None
+    key_match: bool | None = None
+    dedup_of: str | None = None
+    seconds: float = 0.0
+    start_s: float | None = None
+    compile_id: str = ""
+    artifact_path: str | None = None
+    fx_keys: list[str] = field(default_factory=list)
+    cache_state: str = ""
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PassTiming:
+    """Time spent in one Inductor pass or phase while compiling a piece (summed over repeats)."""
+
+    graph_id: str
+    submod: str
+    size: str
+    name: str
+    phase: str
+    seconds: float
+    count: int = 1
+    compile_id: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Lowering:
+    """One lowering choice read from Inductor's output code.
+
+    ``kind`` is ``cpp_kernel``, ``triton_kernel``, ``triton_template``, ``extern`` (a library call
+    such as ``extern_kernels.mm``) or ``fallback`` (an ATen op run as-is). ``ops`` are the original
+    ATen ops the kernel implements; ``nodes`` the FX nodes it came from.
+    """
+
+    graph_id: str
+    submod: str
+    size: str
+    kind: str
+    name: str
+    ops: list[str] = field(default_factory=list)
+    nodes: list[str] = field(default_factory=list)
+    compile_id: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CudaGraphCapture:
+    """One CUDA-graph capture of a piece at one batch size."""
+
+    graph_id: str
+    submod: str
+    size: int
+    seconds: float
+    memory_bytes: int = 0
+    replays: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Span:
+    """An interval on the compile timeline, in seconds since the trace started.
+
+    ``category`` is ``dynamo``, ``split``, ``key``, ``compile``, ``load``, ``capture`` or ``tracer``
+    (the tracer's own time, shown separately).
+    """
+
+    name: str
+    category: str
+    start_s: float
+    end_s: float
+    graph_id: str = ""
+    submod: str = ""
+    size: str = ""
+    process: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class InstrumentationIssue:
+    """A hook that failed while observing; the user's compile went on (fail open)."""
+
+    hook: str
+    message: str
+    error_type: str = ""
+    count: int = 1
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Artifact:
+    """A file the compiler wrote that the trace points at (vLLM's cache files, output code)."""
+
+    name: str
+    path: str
+    content: str | None = None
+    process: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
