@@ -1,0 +1,65 @@
+"""Subscribe to torch's structured trace stream (``torch.__trace``), the tlparse source.
+
+Attaching a ``logging.Handler`` there makes every ``trace_structured`` call reach ``emit`` with
+``record.metadata`` and ``record.payload``; no env var, file or monkeypatch (torch-hooks §3). The
+handler only appends to a sink; parsing happens after the compile. It also times itself, so the
+tracer's own cost can be reported.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Protocol
+
+from compile_lens.instrument.raw import RawEvent, event_name
+
+TRACE_LOGGER = "torch.__trace"
+
+
+class Sink(Protocol):
+    """Where raw events go (memory in the tracing process, a JSONL file elsewhere)."""
+
+    def add(self, event: RawEvent) -> None: ...  # noqa: D102
+
+    def close(self) -> None: ...  # noqa: D102
+
+
+class StructuredTraceHandler(logging.Handler):
+    """Forward each structured-trace record to a sink as a ``RawEvent``; never raises."""
+
+    def __init__(self, sink: Sink, process: str = "") -> None:
+        super().__init__(level=logging.DEBUG)
+        self.sink = sink
+        self.process = process
+        self.seconds = 0.0
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:  # noqa: D102 - logging API
+        start = time.perf_counter()
+        try:
+            metadata: dict[str, Any] = dict(getattr(record, "metadata", None) or {})
+            payload = getattr(record, "payload", None)
+            self.sink.add(
+                RawEvent(t=time.time(), name=event_name(metadata), metadata=metadata,
+                         payload=payload if payload is None else str(payload),
+                         thread=threading.get_ident(), process=self.process)
+            )
+            self.count += 1
+        except Exception:  # fail open: logging handlers must never break the compile
+            self.handleError(record)
+        finally:
+            self.seconds += time.perf_counter() - start
+
+
+def attach(handler: StructuredTraceHandler) -> None:
+    """Attach ``handler`` to the trace logger (idempotent)."""
+    logger = logging.getLogger(TRACE_LOGGER)
+    if handler not in logger.handlers:
+        logger.addHandler(handler)
+
+
+def detach(handler: StructuredTraceHandler) -> None:
+    """Remove ``handler`` from the trace logger (idempotent)."""
+    logging.getLogger(TRACE_LOGGER).removeHandler(handler)
