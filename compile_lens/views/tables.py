@@ -19,7 +19,8 @@ def _frame(rows: Iterable[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
     try:
         import pandas as pd
     except ImportError:  # pragma: no cover - pandas is a hard dependency
-        raise missing_dependency("pandas", "trace tables") from None
+        err = missing_dependency("pandas", "trace tables")
+        raise err from None
     return pd.DataFrame(list(rows), columns=columns)
 
 
@@ -79,7 +80,7 @@ PIECE_COLUMNS = ["graph_id", "submod", "index", "compiled_index", "is_split_op",
 
 
 def pieces_frame(record: TraceRecord) -> pd.DataFrame:
-    """One row per piece × compile size; split ops get one row with no compile."""
+    """One row per piece and compile size; split ops get one row with no compile."""
     compiles: dict[tuple[str, str], list[Any]] = {}
     for c in record.compiles:
         compiles.setdefault((c.graph_id, c.submod), []).append(c)

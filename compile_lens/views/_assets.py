@@ -1,0 +1,45 @@
+"""Views: the single loader of front-end assets (CSS, JS) shipped in ``compile_lens/_assets``.
+
+Stage 4. Every page, report and notebook fragment reads its CSS/JS through ``read_asset`` so each
+asset is embedded once per output and nothing is ever fetched from the network.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+from compile_lens.errors import CompileLensError
+
+
+@cache
+def read_asset(name: str) -> str:
+    """Return the text of ``compile_lens/_assets/<name>``.
+
+    Args:
+        name: file name inside the package's ``_assets`` folder (``"report.css"``).
+
+    Returns:
+        The file's text (UTF-8).
+    """
+    try:
+        return resources.files("compile_lens").joinpath("_assets", name).read_text("utf-8")
+    except FileNotFoundError:
+        msg = (
+            f"compile_lens: asset {name!r} is missing from compile_lens/_assets; the installation "
+            "is incomplete, reinstall with: pip install --force-reinstall compile-lens"
+        )
+        raise CompileLensError(msg) from None
+
+
+@cache
+def plotly_js() -> str:
+    """plotly.js from the installed ``plotly`` package (embedded once per report, never a CDN)."""
+    try:
+        from plotly.offline import get_plotlyjs
+    except ImportError:
+        from compile_lens.errors import missing_dependency
+
+        err = missing_dependency("plotly", "the HTML report's plots")
+        raise err from None
+    return get_plotlyjs()
