@@ -1,0 +1,6 @@
+"""The embedded piecewise backend: a compiler (not an observer) that does what vLLM's does.
+
+Split a Dynamo graph at chosen ops, compile each other piece with real Inductor (standalone
+compile), dedup identical pieces by their up-front cache key, keep a persistent artifact cache.
+It reports its work through ``compile_lens._events`` so the same instruments observe it and vLLM.
+"""

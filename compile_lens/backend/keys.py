@@ -1,0 +1,84 @@
+"""The two AOTAutograd cache keys of a piece.
+
+* **standalone** — ``torch._inductor.standalone_compile.autograd_cache_key`` (torch ≥ 2.12),
+  computed up front on a deep copy of the piece (torch-hooks §4.2: it equals the key
+  ``standalone_compile`` itself looks up only for a deep copy). It drives dedup and the artifact
+  cache.
+* **legacy** — captured during the real compile by wrapping the module global
+  ``torch._functorch._aot_autograd.autograd_cache.autograd_cache_key`` for the duration of that
+  compile only (how vLLM got its key before 2.12).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import importlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from compile_lens.instrument._patching import Patch, patched
+
+LEGACY_TARGET = "torch._functorch._aot_autograd.autograd_cache:autograd_cache_key"
+NO_STANDALONE_KEY_NOTE = (
+    "this torch has no torch._inductor.standalone_compile.autograd_cache_key (added in torch "
+    "2.12): no up-front keys, so every piece is compiled (no dedup) and the artifact cache is off"
+)
+
+
+def standalone_key_api() -> Any | None:
+    """The standalone key function, or ``None`` when this torch lacks it (feature probe)."""
+    try:
+        # The *attribute* torch._inductor.standalone_compile is a function that shadows the
+        # module, so import the module by name (torch-hooks §4.2 pitfall).
+        module = importlib.import_module("torch._inductor.standalone_compile")
+    except ImportError:
+        return None
+    return getattr(module, "autograd_cache_key", None)
+
+
+def _split_result(result: Any) -> tuple[str | None, list[str]]:
+    """Accept ``key`` or ``(key, debug_lines)`` results (the signature changed across torch)."""
+    if isinstance(result, tuple) and result:
+        lines = result[1] if len(result) > 1 and isinstance(result[1], list) else []
+        return (str(result[0]) if result[0] is not None else None), [str(x) for x in lines]
+    return (str(result) if result is not None else None), []
+
+
+def compute_standalone_key(
+    graph: Any, example_inputs: list[Any], dynamic_shapes: str
+) -> tuple[str | None, list[str]]:
+    """``(key, factor lines)`` from the standalone API on a deep copy; raises if unsupported."""
+    fn = standalone_key_api()
+    if fn is None:
+        return None, []
+    return _split_result(fn(copy.deepcopy(graph), list(example_inputs), dynamic_shapes))
+
+
+@dataclass
+class LegacyCapture:
+    """What the legacy key wrapper saw during one compile (the last call wins)."""
+
+    key: str | None = None
+    lines: list[str] = field(default_factory=list)
+    calls: int = 0
+
+
+@contextlib.contextmanager
+def capture_legacy_key() -> Iterator[LegacyCapture]:
+    """Wrap the legacy key function for the block; the wrapper is transparent (same result)."""
+    seen = LegacyCapture()
+
+    def make(original: Any) -> Any:
+        def autograd_cache_key(*args: Any, **kwargs: Any) -> Any:
+            result = original(*args, **kwargs)
+            seen.key, seen.lines = _split_result(result)
+            seen.calls += 1
+            return result
+
+        autograd_cache_key.__wrapped__ = original  # type: ignore[attr-defined]
+        return autograd_cache_key
+
+    with patched(Patch(LEGACY_TARGET, make, why="capture the legacy AOTAutograd key")):
+        yield seen

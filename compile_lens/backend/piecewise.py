@@ -1,0 +1,212 @@
+"""``PiecewiseBackend``: vLLM's piecewise compilation for any model, as a ``torch.compile`` backend.
+
+For each Dynamo graph it (1) splits at the splitting ops, (2) computes each piece's standalone
+cache key up front, (3) compiles each *unique* key once with real Inductor (``standalone_compile``),
+symbolic in the dynamic dimension plus exact-size compiles for ``compile_sizes``, reusing the
+artifact for identical pieces, and (4) keeps a persistent artifact cache so a second process loads
+instead of compiling. It reports every step through ``compile_lens._events``; it never reads the
+recorder, except to honour ``trace(cross_check=True)`` (compile every piece through the legacy
+path, no dedup, so both keys exist for every piece).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+
+from compile_lens import _events, _session
+from compile_lens._fx import describe_nodes, describe_value, readable_code
+from compile_lens.backend import keys
+from compile_lens.backend.artifact_cache import ArtifactCache
+from compile_lens.backend.runner import PieceRunner, concrete_args, first_symbolic_index
+from compile_lens.backend.split import SplitItem, as_tuple_returning, returns_tuple, split_graph
+from compile_lens.model.events import CACHE_HIT, COMPILED, DEDUPLICATED, GENERAL_SIZE, LOADED
+
+_GRAPH_COUNTER = itertools.count()
+DEFAULT_SPLITTING_OPS: tuple[Any, ...] = (torch.nn.functional.scaled_dot_product_attention,)
+
+
+class PiecewiseBackend:
+    """A ``torch.compile`` backend that compiles a graph piece by piece.
+
+    Args:
+        splitting_ops: ops to split at; custom ops as ``"ns::op"`` strings, torch functions as
+            objects (default: ``scaled_dot_product_attention``). They run eagerly.
+        compile_sizes: exact sizes of the dynamic dimension to compile specialised code for.
+        dedup: compile each unique standalone key once (needs torch ≥ 2.12).
+        cache_dir: the persistent artifact cache (default: ``$COMPILE_LENS_CACHE_DIR`` or the user
+            cache dir); ``use_artifact_cache=False`` turns it off.
+        inductor_config: Inductor config patches applied to both the key and the compile.
+    """
+
+    compiler_name = "compile_lens.piecewise"
+
+    def __init__(
+        self,
+        *,
+        splitting_ops: Sequence[Any] = DEFAULT_SPLITTING_OPS,
+        compile_sizes: Sequence[int] = (),
+        dedup: bool = True,
+        cache_dir: str | None = None,
+        use_artifact_cache: bool = True,
+        inductor_config: dict[str, Any] | None = None,
+    ) -> None:
+        self.splitting_ops = list(splitting_ops)
+        self.compile_sizes = sorted({int(s) for s in compile_sizes})
+        self.dedup = dedup
+        self.inductor_config = dict(inductor_config or {})
+        self.key_api = keys.standalone_key_api() is not None
+        self.cache = ArtifactCache(cache_dir) if use_artifact_cache and self.key_api else None
+        self._by_key: dict[str, tuple[Any, str]] = {}
+
+    def __call__(self, gm: torch.fx.GraphModule, example_inputs: Sequence[Any]) -> Callable[..., Any]:
+        """Dynamo entry point: split, key, compile or reuse every piece; return the stitched graph."""
+        from torch._guards import detect_fake_mode
+
+        graph_key = f"pw{next(_GRAPH_COUNTER)}"
+        split_gm, items = split_graph(gm, self.splitting_ops)
+        _events.emit("graph", lambda: {
+            "graph_key": graph_key, "backend": self.compiler_name, "code": readable_code(gm),
+            "nodes": describe_nodes(gm), "split_ops": [str(i.split_op) for i in items
+                                                      if i.is_split_op],
+        })
+        _events.emit("split", lambda: {"graph_key": graph_key, "pieces": _piece_rows(items)})
+        if not self.key_api:
+            _events.emit("note", {"message": keys.NO_STANDALONE_KEY_NOTE})
+        fake_mode = detect_fake_mode(example_inputs)
+        fake_args = [
+            fake_mode.from_tensor(t) if fake_mode and isinstance(t, torch.Tensor) else t
+            for t in example_inputs
+        ]
+        interpreter = _PieceInterpreter(split_gm, self, graph_key, items)
+        with fake_mode or _null():
+            interpreter.run(*fake_args)
+        return split_gm
+
+    # -- one piece ------------------------------------------------------------------------
+    def compile_piece(self, graph_key: str, item: SplitItem, args: Sequence[Any]) -> PieceRunner:
+        """Compile (or reuse) ``item`` for the general shape and every compile size."""
+        unwrap = not returns_tuple(item.graph)
+        gm = as_tuple_returning(item.graph) if unwrap else item.graph
+        sym_index = first_symbolic_index(args)
+        general = self._compile_size(graph_key, item, gm, list(args), GENERAL_SIZE, "from_graph")
+        sized: dict[int, Any] = {}
+        if sym_index is not None:
+            for size in self.compile_sizes:
+                concrete = concrete_args(args, args[sym_index], size)
+                if concrete is not None:
+                    sized[size] = self._compile_size(
+                        graph_key, item, gm, concrete, str(size), "from_example_inputs")
+        return PieceRunner(general, sized, sym_index, unwrap)
+
+    def _compile_size(
+        self, graph_key: str, item: SplitItem, gm: torch.fx.GraphModule, args: list[Any],
+        size: str, dynamic_shapes: str,
+    ) -> Any:
+        where = {"graph_key": graph_key, "submod": item.submod, "size": size}
+        _events.emit("piece_start", where)
+        start = time.perf_counter()
+        options = _session.current()
+        cross_check = bool(options and options.cross_check)
+        key, key_lines, note = self._standalone_key(gm, args, dynamic_shapes)
+        runnable, outcome, dedup_of, path = None, COMPILED, None, None
+        legacy = keys.LegacyCapture()
+        if key is not None and not cross_check:
+            if self.dedup and key in self._by_key:
+                runnable, dedup_of = self._by_key[key]
+                outcome = DEDUPLICATED
+            elif self.cache is not None and (runnable := self.cache.load(key)) is not None:
+                outcome, path = LOADED, str(self.cache.path_for(key))
+        if runnable is None:
+            hits_before = _aot_cache_hits()
+            with keys.capture_legacy_key() as legacy:
+                runnable = self._compile_artifact(gm, args, dynamic_shapes)
+            outcome = CACHE_HIT if _aot_cache_hits() > hits_before else COMPILED
+            if key is not None and self.cache is not None and not cross_check:
+                path = str(self.cache.store(key, runnable))
+        if key is not None and key not in self._by_key:
+            self._by_key[key] = (runnable, item.submod)
+        seconds = time.perf_counter() - start
+        _events.emit("piece_end", {
+            **where, "outcome": outcome, "standalone_key": key, "legacy_key": legacy.key,
+            "dedup_of": dedup_of, "seconds": seconds, "artifact_path": path, "note": note,
+        })
+        for k, lines in ((key, key_lines), (legacy.key, legacy.lines)):
+            if k and lines:
+                _events.emit("key_lines", lambda k=k, lines=lines: {"key": k, "lines": lines})
+        return runnable
+
+    def _standalone_key(
+        self, gm: torch.fx.GraphModule, args: list[Any], dynamic_shapes: str
+    ) -> tuple[str | None, list[str], str]:
+        """The up-front key (or ``None`` with a note saying why not)."""
+        if not self.key_api:
+            return None, [], keys.NO_STANDALONE_KEY_NOTE
+        with torch._inductor.config.patch(self.inductor_config):
+            try:
+                key, lines = keys.compute_standalone_key(gm, args, dynamic_shapes)
+            except Exception as exc:  # an uncacheable piece: compile it, just without dedup
+                return None, [], f"standalone key unavailable: {type(exc).__name__}: {exc}"
+        return key, lines, ""
+
+    def _compile_artifact(
+        self, gm: torch.fx.GraphModule, args: list[Any], dynamic_shapes: str
+    ) -> Any:
+        """The real Inductor compile of one piece (subclasses may add context, tests do)."""
+        with torch._inductor.config.patch(self.inductor_config):
+            return torch._inductor.standalone_compile(gm, args, dynamic_shapes=dynamic_shapes)
+
+
+class _PieceInterpreter(torch.fx.Interpreter):
+    """Runs the split graph on fake inputs, compiling each piece with the inputs it really gets."""
+
+    def __init__(self, split_gm: torch.fx.GraphModule, backend: PiecewiseBackend,
+                 graph_key: str, items: list[SplitItem]) -> None:
+        super().__init__(split_gm)
+        self.backend = backend
+        self.graph_key = graph_key
+        self.items = {i.submod: i for i in items}
+
+    def call_module(self, target: Any, args: Any, kwargs: Any) -> Any:
+        output = super().call_module(target, args, kwargs)
+        item = self.items.get(str(target))
+        if item is not None and not item.is_split_op:
+            runner = self.backend.compile_piece(self.graph_key, item, args)
+            setattr(self.module, str(target), runner)
+        return output
+
+
+def _piece_rows(items: list[SplitItem]) -> list[dict[str, Any]]:
+    rows, compiled = [], 0
+    for item in items:
+        inputs = [n for n in item.graph.graph.nodes if n.op == "placeholder"]
+        rows.append({
+            "submod": item.submod, "index": item.index, "is_split_op": item.is_split_op,
+            "split_op": item.split_op, "compiled_index": None if item.is_split_op else compiled,
+            "num_nodes": sum(1 for n in item.graph.graph.nodes
+                             if n.op not in ("placeholder", "output")),
+            "code": item.graph.code.strip(),
+            "input_shapes": [str(describe_value(n.meta.get("example_value",
+                                                            n.meta.get("val")))[0])
+                             for n in inputs],
+        })
+        compiled += 0 if item.is_split_op else 1
+    return rows
+
+
+def _aot_cache_hits() -> int:
+    from torch._dynamo.utils import counters
+
+    return int(counters["aot_autograd"]["autograd_cache_hit"])
+
+
+class _null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
