@@ -37,10 +37,14 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, short: int = 0) -> str:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return f'<td class="cl-n" data-v="{value!r}">{esc(fmt(value))}</td>'
-    return f"<td>{esc(fmt(value))}</td>"
+    text = fmt(value)
+    if short and len(text) > short:
+        return (f'<td data-v="{esc(text)}"><span class="cl-key" title="{esc(text)}">'
+                f"{esc(text[:short])}…</span></td>")
+    return f"<td>{esc(text)}</td>"
 
 
 def table(
@@ -51,6 +55,7 @@ def table(
     sortable: bool = True,
     filterable: bool = False,
     scroll: bool = False,
+    short: Sequence[int] = (),
 ) -> str:
     """An escaped HTML table, optionally sortable (click a header) and filterable (search box).
 
@@ -61,11 +66,16 @@ def table(
         sortable: add the class the report's script sorts on.
         filterable: put a search box above the table.
         scroll: wrap the table in a scroll box (long tables).
+        short: indices of columns (cache keys) shown shortened, the full text on hover.
     """
     cls = "cl-table cl-sortable" if sortable else "cl-table"
     id_attr = f' id="{esc(table_id)}"' if table_id else ""
     head = "".join(f"<th>{esc(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(_cell(v) for v in row) + "</tr>" for row in rows)
+    cut = {i: 14 for i in short}
+    body = "".join(
+        "<tr>" + "".join(_cell(v, cut.get(i, 0)) for i, v in enumerate(row)) + "</tr>"
+        for row in rows
+    )
     out = (
         f'<table class="{cls}"{id_attr}><thead><tr>{head}</tr></thead>'
         f"<tbody>{body}</tbody></table>"

@@ -1,0 +1,238 @@
+"""Views: the HTML body of each report section (and each explorer tab): pure, escaped, stable.
+
+Stage 4. Every function takes a ``TraceRecord`` and returns safe HTML built with
+``views._html`` (all user text escaped). ``views.report`` assembles them into one page;
+``views.widgets`` reuses them inside ipywidgets. Plots come from ``views.plots``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+from compile_lens.analysis.summary import Summary, summarize
+from compile_lens.model import DynamoGraph, Piece, TraceRecord
+from compile_lens.views import tables
+from compile_lens.views._html import (
+    badge,
+    cards,
+    code_block,
+    content_id,
+    esc,
+    fold,
+    frame_table,
+    hint,
+    table,
+)
+from compile_lens.views._redact import redact_env, redact_text
+
+NODE_COLS = ["name", "op", "target", "shape", "dtype", "dynamic_dims", "module_path"]
+
+
+def headline_cards(s: Summary) -> str:
+    """The headline numbers as cards."""
+    pct = 100.0 * s.tracer_overhead_seconds / s.wall_seconds if s.wall_seconds else 0.0
+    outcomes = ", ".join(f"{n} {k}" for k, n in s.outcomes.items() if n) or "none"
+    return cards([
+        ("graphs", s.graphs),
+        ("pieces unique / total", f"{s.pieces_unique} / {s.pieces_total}"),
+        ("split ops (eager)", s.split_ops),
+        ("piece compiles", s.compiles),
+        ("outcomes", outcomes),
+        ("keys matched / mismatched", f"{s.keys_matched} / {s.keys_mismatched}"),
+        ("compile seconds", f"{s.compile_seconds:.2f}"),
+        ("tracer overhead", f"{s.tracer_overhead_seconds:.3f} s ({pct:.1f} %)"),
+    ])
+
+
+def overview(record: TraceRecord) -> str:
+    """Headline, run info, notes and instrumentation issues (the timeline plot is added apart)."""
+    r = record.run
+    info = [("torch", r.torch_version), ("triton", r.triton_version), ("python", r.python_version),
+            ("device", r.device), ("cuda", r.cuda_version), ("vllm", r.vllm_version),
+            ("platform", r.platform), ("started at", r.started_at), ("wall seconds", r.wall_s),
+            ("compile_lens", r.compile_lens_version)]
+    parts = [headline_cards(summarize(record)),
+             table(["run", "value"], [(k, v) for k, v in info if v not in (None, "")],
+                   sortable=False)]
+    if r.overhead_breakdown:
+        rows = sorted(r.overhead_breakdown.items())
+        parts.append(fold("tracer overhead breakdown", table(["part", "seconds"], rows)))
+    parts += [hint(f"note: {n}") for n in r.notes]
+    if record.issues:
+        rows = [(i.hook, i.error_type, i.message, i.count) for i in record.issues]
+        parts.append("<h3>Instrumentation issues (the compile went on)</h3>"
+                     + table(["hook", "error", "message", "count"], rows))
+    return "".join(parts)
+
+
+def piece_label(p: Piece) -> str:
+    """``submod_3 (piece 1)`` or ``submod_2 (split op: …)``."""
+    if p.is_split_op:
+        return f"{p.submod} (split op: {p.split_op})"
+    return f"{p.submod} (piece {p.compiled_index})"
+
+
+def key_anchor(key: str) -> str:
+    """DOM id of a key's factor-lines block."""
+    return content_id("key", key)
+
+
+def _key_link(key: str | None) -> str:
+    if not key:
+        return ""
+    short = key if len(key) <= 16 else key[:15] + "…"
+    return f'<a class="cl-mono" href="#{key_anchor(key)}" title="{esc(key)}">{esc(short)}</a>'
+
+
+def piece_detail(record: TraceRecord, graph: DynamoGraph, p: Piece, *, shown: bool,
+                 members: list[str] | None = None) -> str:
+    """One piece's panel: its compiles (keys, outcome), its code, its nodes.
+
+    Args:
+        record: the trace.
+        graph: the Dynamo graph the piece belongs to.
+        p: the piece.
+        shown: whether the panel starts visible (the others show on selection).
+        members: the piece's node names, when the caller already computed them.
+    """
+    compiles = [c for c in record.compiles if c.graph_id == p.graph_id and c.submod == p.submod]
+    rows = "".join(
+        f"<tr><td>{esc(c.size)}</td><td>{esc(c.outcome)}</td><td>{esc(c.dedup_of or '')}</td>"
+        f"<td>{_key_link(c.legacy_key)}</td><td>{_key_link(c.standalone_key)}</td>"
+        f"<td>{_match_badge(c.key_match)}</td><td class=\"cl-n\">{c.seconds:.3f}</td></tr>"
+        for c in compiles
+    )
+    head = "".join(f"<th>{h}</th>" for h in
+                   ["size", "outcome", "dedup of", "legacy key", "standalone key", "match", "s"])
+    comp = (f'<table class="cl-table"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+            if compiles else hint("split op: runs eagerly between compiled pieces, no compile"))
+    names = set(members if members is not None else _members(graph, p))
+    nodes = [[_cell(getattr(n, c)) for c in NODE_COLS] for n in graph.nodes if n.name in names]
+    cls = "cl-piece-detail cl-shown" if shown else "cl-piece-detail"
+    return (f'<div class="{cls}" data-piece="{esc(p.submod)}"><h3>{esc(piece_label(p))}</h3>'
+            f"{comp}{code_block(p.code or '(no code recorded)', summary='code', open_=True)}"
+            f"{fold(f'{len(nodes)} nodes', table(NODE_COLS, nodes))}</div>")
+
+
+def _cell(v: Any) -> Any:
+    return ", ".join(map(str, v)) if isinstance(v, list) else v
+
+
+def _match_badge(match: bool | None) -> str:
+    if match is None:
+        return badge("n/a")
+    return badge("match", "ok") if match else badge("MISMATCH", "bad")
+
+
+def _members(graph: DynamoGraph, p: Piece) -> list[str]:
+    from compile_lens.views.graphs import piece_members
+
+    return piece_members(graph, [p]).get(p.submod, [])
+
+
+def pieces_and_keys(record: TraceRecord, *, redact: bool = True) -> str:
+    """The pieces table (sortable, filterable), the cross-check status and the key factor lines."""
+    s = summarize(record)
+    status = (f"cross-check: {s.keys_matched} matched, {s.keys_mismatched} mismatched, "
+              f"{s.keys_unchecked} unchecked (deduplicated or loaded compiles have one key)")
+    frame = tables.pieces_frame(record)
+    tid = content_id("tbl", "pieces", len(frame))
+    keys = [i for i, c in enumerate(frame.columns) if str(c).endswith("_key")]
+    parts = [hint(status),
+             frame_table(frame, table_id=tid, filterable=True, scroll=True, short=keys)]
+    bad = [c for c in record.compiles if c.key_match is False]
+    parts += [fold(f"key mismatch: {c.submod} [{c.size}]", mismatch_block(record, c),
+                   open_=i == 0) for i, c in enumerate(bad)]
+    uses = Counter(k for c in record.compiles for k in {c.legacy_key, c.standalone_key} if k)
+    blocks = "".join(
+        f'<div id="{key_anchor(k)}">'
+        + fold(f"{k}: used by {uses.get(k, 0)} compile(s), {len(lines)} factor lines",
+               code_block("\n".join(redact_text(x) if redact else x for x in lines)))
+        + "</div>"
+        for k, lines in sorted(record.key_lines.items())
+    )
+    parts.append("<h3>Cache-key factor lines (one block per distinct key)</h3>"
+                 + (blocks or hint("no factor lines recorded")))
+    return "".join(parts)
+
+
+def mismatch_block(record: TraceRecord, c: Any) -> str:
+    """Why a piece's two keys differ: the factor lines found in one key only."""
+    legacy = record.key_lines.get(c.legacy_key or "", [])
+    standalone = record.key_lines.get(c.standalone_key or "", [])
+    only_l = [x for x in legacy if x not in set(standalone)]
+    only_s = [x for x in standalone if x not in set(legacy)]
+    body = (code_block("\n".join(only_l) or "(none recorded)", summary="only in the legacy key",
+                       open_=True)
+            + code_block("\n".join(only_s) or "(none recorded)",
+                         summary="only in the standalone key", open_=True))
+    return f"<p>{badge('MISMATCH', 'bad')} {esc(c.submod)} [{esc(c.size)}]</p>{body}"
+
+
+def pass_table(record: TraceRecord) -> str:
+    """Per-pass totals over all piece compiles (the full table is ``Trace.passes``)."""
+    total: dict[str, list[float]] = defaultdict(lambda: [0.0, 0, 0.0])
+    phase: dict[str, str] = {}
+    for p in record.passes:
+        t = total[p.name]
+        t[0] += p.seconds
+        t[1] += p.count
+        t[2] = max(t[2], p.seconds)
+        phase.setdefault(p.name, p.phase)
+    rows = sorted(((n, phase[n], round(t[0], 6), int(t[1]), round(t[2], 6))
+                   for n, t in total.items()), key=lambda r: (-r[2], r[0]))
+    return table(["pass", "phase", "total s", "runs", "max s"], rows,
+                 table_id=content_id("tbl", "passes"), filterable=True)
+
+
+def lowering_table(record: TraceRecord) -> str:
+    """Counts of kernels / extern calls / fallbacks per piece, then every lowering (folded)."""
+    counts: Counter[tuple[str, str, str]] = Counter(
+        (low.graph_id, low.submod, low.kind) for low in record.lowerings)
+    kinds = sorted({k for _, _, k in counts})
+    pieces = list(dict.fromkeys((low.graph_id, low.submod) for low in record.lowerings))
+    rows = [[g, s] + [counts.get((g, s, k), 0) for k in kinds] for g, s in pieces]
+    summary = table(["graph", "piece", *kinds], rows)
+    full = frame_table(tables.lowerings_frame(record), table_id=content_id("tbl", "lowerings"),
+                       filterable=True, scroll=True)
+    return summary + fold(f"all {len(record.lowerings)} lowerings", full)
+
+
+def capture_table(record: TraceRecord) -> str:
+    """Per capture size: pieces captured, total seconds and memory."""
+    agg: dict[int, list[float]] = defaultdict(lambda: [0, 0.0, 0])
+    for c in record.captures:
+        a = agg[c.size]
+        a[0] += 1
+        a[1] += c.seconds
+        a[2] += c.memory_bytes
+    rows = [(size, int(a[0]), round(a[1], 6), round(a[2] / 2**20, 3))
+            for size, a in sorted(agg.items())]
+    return table(["size", "pieces", "seconds", "memory MiB"], rows)
+
+
+def factor_rows(record: TraceRecord, *, redact: bool = True) -> list[tuple[str, str, str]]:
+    """``(layer, name, value)`` rows of the factor dump, env values redacted."""
+    f = record.factors
+    if f is None:
+        return []
+    env = redact_env(f.env) if redact else dict(sorted(f.env.items()))
+    rows = [("env", k, v) for k, v in env.items()]
+    for module, values in sorted(f.config.items()):
+        rows += [(f"config.{module}", k, repr(v)) for k, v in sorted(values.items())]
+    for layer, values in (("code", f.code), ("system", f.system), ("hashes", f.hashes)):
+        rows += [(layer, k, str(v)) for k, v in sorted(values.items())]
+    return rows
+
+
+def factors(record: TraceRecord, *, redact: bool = True) -> str:
+    """The factor dump as one searchable table."""
+    rows = factor_rows(record, redact=redact)
+    if not rows:
+        return hint("no factor dump in this trace")
+    src = record.factors.source if record.factors else ""
+    note = hint(f"source: {src}; {len(rows)} factors"
+                + ("; secret-looking env values redacted" if redact else ""))
+    return note + table(["layer", "name", "value"], rows, table_id=content_id("tbl", "factors"),
+                        filterable=True, scroll=True)
