@@ -1,13 +1,20 @@
-"""Views: the notebook display protocol for ``Trace`` (text fallback + HTML).
+"""Views: the notebook display protocol for ``Trace`` (text fallback + an HTML overview).
 
-Stage 4. The rich explorer and report live in their own modules; this one only builds the
-mime bundle, honouring ``include``/``exclude`` as IPython asks.
+Stage 4. ``Trace._repr_mimebundle_`` lands here: ``text/plain`` is the summary, ``text/html`` the
+headline plus one collapsible block per explorer tab, in the report's style, without scripts (so it
+shows the same in JupyterLab, VS Code and a static nbconvert page). ``include``/``exclude`` are
+honoured as IPython asks. Long tables are cut at ``max_rows`` with a note.
 """
 
 from __future__ import annotations
 
 import html
 from typing import Any
+
+from compile_lens.model import TraceRecord
+from compile_lens.views._html import content_id, frame_table, hint
+
+MAX_ROWS = 60
 
 
 def _wanted(mime: str, include: Any, exclude: Any) -> bool:
@@ -16,12 +23,70 @@ def _wanted(mime: str, include: Any, exclude: Any) -> bool:
     return not (exclude is not None and mime in exclude)
 
 
+def trace_text(trace: Any) -> str:
+    """The plain-text form: ``repr`` plus the summary once the trace is complete."""
+    return f"{trace!r}\n{trace.summary()}" if trace.complete else repr(trace)
+
+
+def _head(df: Any, what: str, max_rows: int) -> str:
+    if len(df) <= max_rows:
+        note = ""
+    else:
+        note = hint(f"first {max_rows} of {len(df)} rows; all of them: {what}")
+    return note + frame_table(df.head(max_rows), scroll=True)
+
+
+def trace_sections(record: TraceRecord, max_rows: int = MAX_ROWS) -> list[tuple[str, str]]:
+    """The overview's blocks: headline, graph, pieces, passes, lowering, captures, factors."""
+    from compile_lens.views import report, sections, tables
+
+    out = [("Overview", sections.overview(record)
+            + hint("t.explorer() opens the interactive explorer (plots, piece browser); "
+                   "t.to_html('report.html') writes the one-file report."))]
+    out.append(("Graph", report.graph_section(record, pieces=False)))
+    out.append(("Pieces & keys", _head(tables.pieces_frame(record), "t.pieces", max_rows)))
+    if record.passes:
+        out.append(("Passes", sections.pass_table(record)))
+    if record.lowerings:
+        out.append(("Lowering", _head(tables.lowerings_frame(record), "t.lowerings", max_rows)))
+    if record.captures:
+        out.append(("CUDA graphs", sections.capture_table(record)))
+    rows = sections.factor_rows(record)
+    if rows:
+        from compile_lens.views._html import table
+
+        body = table(["layer", "name", "value"], rows[:max_rows], scroll=True)
+        if len(rows) > max_rows:
+            body = hint(f"first {max_rows} of {len(rows)} factors (env values redacted)") + body
+        out.append(("Factors", body))
+    return out
+
+
+def trace_html(trace: Any, max_rows: int = MAX_ROWS) -> str:
+    """The ``text/html`` overview of a trace (a "recording…" line while it is still open)."""
+    from compile_lens.views.page import render_fragment
+
+    if not trace.complete:
+        return f"<pre>{html.escape(repr(trace))}</pre>"
+    record = trace.record
+    title = "compile_lens trace"
+    sub = f"torch {record.run.torch_version} · {record.run.device}"
+    frag = render_fragment(title, trace_sections(record, max_rows), subtitle=sub)
+    return f'<div id="{content_id("cltrace", len(record.compiles), sub)}">{frag}</div>'
+
+
 def trace_mimebundle(trace: Any, include: Any = None, exclude: Any = None) -> dict[str, str]:
-    """``text/plain`` (the summary) and a small ``text/html`` headline for a ``Trace``."""
-    text = f"{trace!r}\n{trace.summary()}" if trace.complete else repr(trace)
+    """``text/plain`` (the summary) and ``text/html`` (headline + tabs) for a ``Trace``."""
     bundle: dict[str, str] = {}
     if _wanted("text/plain", include, exclude):
-        bundle["text/plain"] = text
+        bundle["text/plain"] = trace_text(trace)
     if _wanted("text/html", include, exclude):
-        bundle["text/html"] = f"<pre>{html.escape(text)}</pre>"
+        try:
+            bundle["text/html"] = trace_html(trace)
+        except Exception as exc:  # tolerant in notebooks: fall back to text, say why once
+            import warnings
+
+            warnings.warn(f"compile_lens: HTML display failed ({exc!r}); showing text",
+                          stacklevel=2)
+            bundle["text/html"] = f"<pre>{html.escape(trace_text(trace))}</pre>"
     return bundle

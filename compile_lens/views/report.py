@@ -27,14 +27,20 @@ def _record(trace: Any) -> TraceRecord:
     return record
 
 
-def graph_section(record: TraceRecord, *, use_dot: bool = True) -> str:
-    """Per Dynamo graph: the split graph (click a piece), piece panels, code and bytecode."""
+def graph_section(record: TraceRecord, *, use_dot: bool = True, pieces: bool = True) -> str:
+    """Per Dynamo graph: the split graph (click a piece), piece panels, code and bytecode.
+
+    Args:
+        record: the trace.
+        use_dot: draw with Graphviz when installed.
+        pieces: add the piece selector and per-piece panels (needs the page's script).
+    """
     if not record.graphs:
         return hint("no Dynamo graph was recorded")
-    return "".join(_one_graph(record, g, use_dot=use_dot) for g in record.graphs)
+    return "".join(_one_graph(record, g, use_dot=use_dot, pieces=pieces) for g in record.graphs)
 
 
-def _one_graph(record: TraceRecord, graph: Any, *, use_dot: bool) -> str:
+def _one_graph(record: TraceRecord, graph: Any, *, use_dot: bool, pieces: bool) -> str:
     from compile_lens.views.graph_render import render_svg
     from compile_lens.views.graphs import split_drawing
 
@@ -50,18 +56,19 @@ def _one_graph(record: TraceRecord, graph: Any, *, use_dot: bool) -> str:
         sections.piece_detail(record, graph, p, shown=p.submod == shown,
                               members=drawing.members.get(p.submod, []))
         for p in drawing.pieces
-    )
+    ) if pieces else ""
+    picker = f'<p><select class="cl-piece-select" aria-label="piece">{options}</select></p>'
+    how = "Click a piece or pick it beside the graph." if pieces else ""
     scope = "node level" if drawing.node_level else f"one box per piece ({len(graph.nodes)} nodes)"
     groups = len({g.label for g in drawing.groups.values()})
     return (
         f"<h3>{esc(graph.name or graph.id)} [{esc(graph.compile_id)}] "
         f"backend {esc(graph.backend)}</h3>"
         + hint(f"{len(drawing.pieces)} pieces, {groups} dedup group(s) shown in one colour each, "
-               f"split ops in red; drawn {scope}. Click a piece or pick it below.")
+               f"split ops in red; drawn {scope}. {how}")
         + (hint(why) if why else "")
-        + f'<div class="cl-graph-row"><div class="cl-graph">{svg}</div><div>'
-        + f'<p><select class="cl-piece-select" aria-label="piece">{options}</select></p>'
-        + details + "</div></div>"
+        + (f'<div class="cl-graph-row"><div class="cl-graph">{svg}</div><div>{picker}{details}'
+           "</div></div>" if pieces else f'<div class="cl-graph">{svg}</div>')
         + code_block(graph.code or "(no code recorded)", summary="Dynamo graph code")
         + code_block(graph.bytecode_source or f"(not available: {graph.bytecode_note or 'n/a'})",
                      summary="transformed bytecode, decompiled by depyf")

@@ -131,19 +131,22 @@ def _members(graph: DynamoGraph, p: Piece) -> list[str]:
     return piece_members(graph, [p]).get(p.submod, [])
 
 
-def pieces_and_keys(record: TraceRecord, *, redact: bool = True) -> str:
-    """The pieces table (sortable, filterable), the cross-check status and the key factor lines."""
+def cross_check_status(record: TraceRecord) -> str:
+    """One line: how many compiles' two keys matched, mismatched, or were not both computed."""
     s = summarize(record)
-    status = (f"cross-check: {s.keys_matched} matched, {s.keys_mismatched} mismatched, "
-              f"{s.keys_unchecked} unchecked (deduplicated or loaded compiles have one key)")
-    frame = tables.pieces_frame(record)
-    tid = content_id("tbl", "pieces", len(frame))
-    keys = [i for i, c in enumerate(frame.columns) if str(c).endswith("_key")]
-    parts = [hint(status),
-             frame_table(frame, table_id=tid, filterable=True, scroll=True, short=keys)]
+    return hint(f"cross-check: {s.keys_matched} matched, {s.keys_mismatched} mismatched, "
+                f"{s.keys_unchecked} unchecked (deduplicated or loaded compiles have one key)")
+
+
+def mismatches(record: TraceRecord) -> str:
+    """One folded block per compile whose legacy and standalone keys differ (first one open)."""
     bad = [c for c in record.compiles if c.key_match is False]
-    parts += [fold(f"key mismatch: {c.submod} [{c.size}]", mismatch_block(record, c),
-                   open_=i == 0) for i, c in enumerate(bad)]
+    return "".join(fold(f"key mismatch: {c.submod} [{c.size}]", mismatch_block(record, c),
+                        open_=i == 0) for i, c in enumerate(bad))
+
+
+def key_blocks(record: TraceRecord, *, redact: bool = True) -> str:
+    """The factor lines of every distinct key, folded, each with an anchor the tables link to."""
     uses = Counter(k for c in record.compiles for k in {c.legacy_key, c.standalone_key} if k)
     blocks = "".join(
         f'<div id="{key_anchor(k)}">'
@@ -152,9 +155,18 @@ def pieces_and_keys(record: TraceRecord, *, redact: bool = True) -> str:
         + "</div>"
         for k, lines in sorted(record.key_lines.items())
     )
-    parts.append("<h3>Cache-key factor lines (one block per distinct key)</h3>"
-                 + (blocks or hint("no factor lines recorded")))
-    return "".join(parts)
+    return ("<h3>Cache-key factor lines (one block per distinct key)</h3>"
+            + (blocks or hint("no factor lines recorded")))
+
+
+def pieces_and_keys(record: TraceRecord, *, redact: bool = True) -> str:
+    """The pieces table (sortable, filterable), the cross-check status and the key factor lines."""
+    frame = tables.pieces_frame(record)
+    tid = content_id("tbl", "pieces", len(frame))
+    keys = [i for i, c in enumerate(frame.columns) if str(c).endswith("_key")]
+    return (cross_check_status(record)
+            + frame_table(frame, table_id=tid, filterable=True, scroll=True, short=keys)
+            + mismatches(record) + key_blocks(record, redact=redact))
 
 
 def mismatch_block(record: TraceRecord, c: Any) -> str:
