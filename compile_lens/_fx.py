@@ -23,8 +23,9 @@ def _module_path(node: Any) -> str:
 
 def _source_line(node: Any) -> str:
     trace = node.meta.get("stack_trace") or ""
-    lines = [ln.strip() for ln in str(trace).strip().splitlines() if ln.strip()]
-    return lines[-1] if lines else ""
+    lines = [ln.strip() for ln in str(trace).strip().splitlines()]
+    code = [ln for ln in lines if ln and set(ln) - set("^~ ")]
+    return code[-1] if code else ""
 
 
 def describe_value(value: Any) -> tuple[str | None, str | None, list[int]]:

@@ -1,0 +1,327 @@
+"""Turn raw structured-trace events into the trace model: the only writer of ``TraceRecord`` parts.
+
+Events are replayed in time order. Compile events from the embedded backend or the vLLM
+observers (``artifact:compile_lens_*``, see ``compile_lens._events``) open and close a *piece
+scope*; torch's own events in between (pass timings, output code, AOT/FX cache artifacts) are
+attributed to that piece. Outside any scope (plain ``torch.compile``) they belong to the graph's
+single ``<graph>`` piece, keyed by compile id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from compile_lens._events import PREFIX
+from compile_lens.instrument import graph_text, lowering, timing
+from compile_lens.instrument.raw import RawEvent
+from compile_lens.model import (
+    CACHE_HIT,
+    COMPILED,
+    GENERAL_SIZE,
+    WHOLE_GRAPH,
+    CudaGraphCapture,
+    DynamoGraph,
+    GraphNode,
+    Lowering,
+    PassTiming,
+    Piece,
+    PieceCompile,
+    Span,
+)
+from compile_lens.model.serialize import from_dict
+
+Where = tuple[str, str, str]  # (graph_id, submod, size)
+
+
+@dataclass
+class _Graph:
+    id: str
+    compile_id: str
+    process: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    nodes: list[dict[str, Any]] = field(default_factory=list)
+    pieces: list[dict[str, Any]] = field(default_factory=list)
+    split: bool = False
+
+
+@dataclass
+class _Plain:
+    """What the stream says about a graph compiled without a piece scope (plain torch.compile)."""
+
+    legacy_key: str | None = None
+    cache_state: str = ""
+    fx_keys: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    start_s: float | None = None
+
+
+@dataclass
+class Parts:
+    """Everything the recorder builds; the session adds run info, factors and counters."""
+
+    graphs: list[DynamoGraph] = field(default_factory=list)
+    pieces: list[Piece] = field(default_factory=list)
+    compiles: list[PieceCompile] = field(default_factory=list)
+    passes: list[PassTiming] = field(default_factory=list)
+    lowerings: list[Lowering] = field(default_factory=list)
+    captures: list[CudaGraphCapture] = field(default_factory=list)
+    spans: list[Span] = field(default_factory=list)
+    key_lines: dict[str, list[str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+class TraceBuilder:
+    """Consumes ``RawEvent``s (any order of processes; replayed sorted by time) into ``Parts``."""
+
+    def __init__(self, t0: float) -> None:
+        self.t0 = t0
+        self._graphs: dict[tuple[str, str], _Graph] = {}
+        self._by_graph_key: dict[tuple[str, str], _Graph] = {}
+        self._scopes: dict[tuple[str, int], tuple[Where, float]] = {}
+        self._plain: dict[str, _Plain] = {}
+        self._passes: dict[tuple[Where, str], list[float]] = {}
+        self._pairers: dict[str, timing.Pairer] = {}
+        self._fx_keys: dict[Where, list[str]] = {}
+        self._cache_state: dict[Where, str] = {}
+        self._captures: dict[tuple[Where, int], dict[str, Any]] = {}
+        self._replays: dict[tuple[str, str, int], int] = {}
+        self.parts = Parts()
+
+    # -- identity ---------------------------------------------------------------------------
+    def _graph(self, process: str, compile_id: str) -> _Graph:
+        key = (process, compile_id)
+        if key not in self._graphs:
+            n = sum(1 for p, _ in self._graphs if p == process)
+            gid = f"{process}:g{n}" if process else f"g{n}"
+            self._graphs[key] = _Graph(id=gid, compile_id=compile_id, process=process)
+        return self._graphs[key]
+
+    def _graph_for_key(self, event: RawEvent, graph_key: str) -> _Graph:
+        found = self._by_graph_key.get((event.process, graph_key))
+        if found is None:
+            found = self._graph(event.process, event.compile_id or f"?{graph_key}")
+            self._by_graph_key[(event.process, graph_key)] = found
+        return found
+
+    def _where(self, event: RawEvent) -> Where | None:
+        """The piece an event belongs to: the open piece scope, else its graph; ``None`` if neither."""
+        scope = self._scopes.get((event.process, event.thread))
+        if scope is not None:
+            return scope[0]
+        if not event.compile_id:
+            return None
+        return (self._graph(event.process, event.compile_id).id, WHOLE_GRAPH, GENERAL_SIZE)
+
+    # -- replay -----------------------------------------------------------------------------
+    def feed_all(self, events: Iterable[RawEvent]) -> Parts:
+        """Replay ``events`` in time order and return the finished parts."""
+        for event in sorted(events, key=lambda e: e.t):
+            self.feed(event)
+        return self.finish()
+
+    def feed(self, event: RawEvent) -> None:
+        """Dispatch one event by name."""
+        name = event.name
+        if name.startswith("artifact:" + PREFIX):
+            self._on_compile_lens(event, name.removeprefix("artifact:" + PREFIX))
+        elif name == "dynamo_output_graph" and event.compile_id:
+            g = self._graph(event.process, event.compile_id)
+            g.fields.setdefault("code", event.payload or "")
+            if not g.nodes:
+                g.nodes = graph_text.parse_readable_graph(event.payload or "")
+        elif name == "chromium_event":
+            self._on_chromium(event)
+        elif name == "inductor_output_code":
+            self._on_output_code(event)
+        elif name.startswith("artifact:aotautograd_cache_"):
+            self._on_aot_cache(event, name.rsplit("_", 1)[-1])
+        elif name.startswith("artifact:fx_graph_cache_"):
+            body = event.json_payload() or {}
+            where = self._where(event)
+            if body.get("key") and where is not None:
+                self._fx_keys.setdefault(where, []).append(str(body["key"]))
+        elif name == "compilation_metrics" and event.compile_id:
+            self._on_metrics(event)
+
+    def _on_compile_lens(self, event: RawEvent, kind: str) -> None:
+        body = event.json_payload()
+        if not isinstance(body, dict):
+            return
+        handler = getattr(self, f"_cl_{kind}", None)
+        if handler is not None:
+            handler(event, body)
+
+    def _cl_graph(self, event: RawEvent, body: dict[str, Any]) -> None:
+        g = self._graph_for_key(event, str(body.get("graph_key", "")))
+        g.fields.update({k: body[k] for k in ("backend", "name", "prefix", "split_ops") if k in body})
+        if body.get("code"):
+            g.fields["code"] = body["code"]
+        if body.get("nodes"):
+            g.nodes = list(body["nodes"])
+
+    def _cl_split(self, event: RawEvent, body: dict[str, Any]) -> None:
+        g = self._graph_for_key(event, str(body.get("graph_key", "")))
+        g.pieces = list(body.get("pieces") or [])
+        g.split = True
+
+    def _cl_piece_start(self, event: RawEvent, body: dict[str, Any]) -> None:
+        g = self._graph_for_key(event, str(body.get("graph_key", "")))
+        where = (g.id, str(body.get("submod", "")), str(body.get("size", GENERAL_SIZE)))
+        self._scopes[(event.process, event.thread)] = (where, event.t)
+
+    def _cl_piece_end(self, event: RawEvent, body: dict[str, Any]) -> None:
+        g = self._graph_for_key(event, str(body.get("graph_key", "")))
+        where = (g.id, str(body.get("submod", "")), str(body.get("size", GENERAL_SIZE)))
+        scope = self._scopes.pop((event.process, event.thread), None)
+        start = scope[1] if scope else event.t - float(body.get("seconds") or 0.0)
+        legacy, standalone = body.get("legacy_key"), body.get("standalone_key")
+        self.parts.compiles.append(PieceCompile(
+            graph_id=where[0], submod=where[1], size=where[2],
+            outcome=str(body.get("outcome", COMPILED)), legacy_key=legacy,
+            standalone_key=standalone,
+            key_match=(legacy == standalone) if legacy and standalone else None,
+            dedup_of=body.get("dedup_of"), seconds=float(body.get("seconds") or 0.0),
+            start_s=start - self.t0, compile_id=g.compile_id,
+            artifact_path=body.get("artifact_path"), fx_keys=self._fx_keys.pop(where, []),
+            cache_state=self._cache_state.pop(where, ""), note=str(body.get("note") or ""),
+            extra={k: v for k, v in body.items() if k not in _PIECE_END_FIELDS},
+        ))
+        category = {"deduplicated": "dedup", "loaded": "load"}.get(str(body.get("outcome")), "compile")
+        self.parts.spans.append(Span(
+            name=f"{where[1]} [{where[2]}]", category=category, start_s=start - self.t0,
+            end_s=event.t - self.t0, graph_id=where[0], submod=where[1], size=where[2],
+            process=event.process))
+
+    def _cl_key_lines(self, event: RawEvent, body: dict[str, Any]) -> None:
+        key, lines = body.get("key"), body.get("lines")
+        if key and isinstance(lines, list):
+            self.parts.key_lines.setdefault(str(key), [str(x) for x in lines])
+
+    def _cl_capture(self, event: RawEvent, body: dict[str, Any]) -> None:
+        g = self._graph_for_key(event, str(body.get("graph_key", "")))
+        size = int(body.get("size", 0))
+        where = (g.id, str(body.get("submod", "")), str(size))
+        self._captures[(where, size)] = body
+        seconds = float(body.get("seconds") or 0.0)
+        self.parts.spans.append(Span(
+            name=f"capture {where[1]} [{size}]", category="capture",
+            start_s=event.t - seconds - self.t0, end_s=event.t - self.t0, graph_id=g.id,
+            submod=where[1], size=str(size), process=event.process))
+
+    def _cl_replays(self, event: RawEvent, body: dict[str, Any]) -> None:
+        g = self._graph_for_key(event, str(body.get("graph_key", "")))
+        for label, count in (body.get("counts") or {}).items():
+            submod, _, size = str(label).partition("|")
+            self._replays[(g.id, submod, int(size or 0))] = int(count)
+
+    def _cl_note(self, event: RawEvent, body: dict[str, Any]) -> None:
+        message = str(body.get("message", ""))
+        if message and message not in self.parts.notes:
+            self.parts.notes.append(message)
+
+    # -- torch's own events -----------------------------------------------------------------
+    def _on_chromium(self, event: RawEvent) -> None:
+        body = event.json_payload()
+        if not isinstance(body, dict):
+            return
+        done = self._pairers.setdefault(event.process, timing.Pairer()).feed(event.thread, body)
+        if done is None:
+            return
+        name, start, seconds = done
+        if name == "entire_frame_compile":
+            cid = str((body.get("args") or {}).get("compile_id") or event.compile_id)
+            g = self._graph(event.process, cid)
+            self.parts.spans.append(Span(
+                name=f"[{cid}] Dynamo frame compile", category="dynamo",
+                start_s=start - self.t0, end_s=start + seconds - self.t0, graph_id=g.id,
+                process=event.process))
+            plain = self._plain.setdefault(g.id, _Plain())
+            plain.start_s = start - self.t0
+            return
+        where = self._where(event)
+        if where is not None and timing.classify(name) is not None:
+            self._passes.setdefault((where, name), []).append(seconds)
+
+    def _on_output_code(self, event: RawEvent) -> None:
+        where = self._where(event)
+        if where is None:
+            return
+        for row in lowering.parse_output_code(event.payload or ""):
+            self.parts.lowerings.append(Lowering(
+                graph_id=where[0], submod=where[1], size=where[2], kind=row["kind"],
+                name=row["name"], ops=row["ops"], nodes=row["nodes"],
+                compile_id=event.compile_id))
+
+    def _on_aot_cache(self, event: RawEvent, state: str) -> None:
+        body = event.json_payload() or {}
+        where = self._where(event)
+        if where is None:
+            return
+        self._cache_state[where] = state
+        key, lines = body.get("key"), body.get("components")
+        if key and isinstance(lines, list) and lines:
+            self.parts.key_lines.setdefault(str(key), [str(x) for x in lines])
+        if where[1] == WHOLE_GRAPH:
+            plain = self._plain.setdefault(where[0], _Plain())
+            plain.legacy_key = str(key) if key else None
+            plain.cache_state = state
+
+    def _on_metrics(self, event: RawEvent) -> None:
+        metrics = event.metadata.get("compilation_metrics") or {}
+        g = self._graph(event.process, event.compile_id)
+        if metrics.get("co_name"):
+            g.fields.setdefault("name", str(metrics["co_name"]))
+        plain = self._plain.setdefault(g.id, _Plain())
+        plain.seconds = float(metrics.get("backend_compile_time_s") or 0.0)
+
+    # -- finish -----------------------------------------------------------------------------
+    def finish(self) -> Parts:
+        """Build the model records from what was fed."""
+        for g in self._graphs.values():
+            self._finish_graph(g)
+        for (where, name), secs in sorted(self._passes.items()):
+            self.parts.passes.append(PassTiming(
+                graph_id=where[0], submod=where[1], size=where[2], name=name,
+                phase=timing.classify(name) or "", seconds=round(sum(secs), 9), count=len(secs)))
+        for (where, size), body in self._captures.items():
+            self.parts.captures.append(CudaGraphCapture(
+                graph_id=where[0], submod=where[1], size=size,
+                seconds=float(body.get("seconds") or 0.0),
+                memory_bytes=int(body.get("memory_bytes") or 0),
+                replays=self._replays.get((where[0], where[1], size), 0)))
+        return self.parts
+
+    def _finish_graph(self, g: _Graph) -> None:
+        self.parts.graphs.append(DynamoGraph(
+            id=g.id, compile_id=g.compile_id, process=g.process,
+            name=str(g.fields.get("name", "")), backend=str(g.fields.get("backend", "")),
+            code=str(g.fields.get("code", "")), prefix=str(g.fields.get("prefix", "")),
+            split_ops=list(g.fields.get("split_ops") or []),
+            nodes=[from_dict(GraphNode, n, f"{g.id}.nodes") for n in g.nodes],
+        ))
+        if g.split:
+            for row in g.pieces:
+                self.parts.pieces.append(from_dict(Piece, {**row, "graph_id": g.id}, g.id))
+            return
+        plain = self._plain.get(g.id)
+        has_code = any(low.graph_id == g.id for low in self.parts.lowerings)
+        self.parts.pieces.append(Piece(
+            graph_id=g.id, submod=WHOLE_GRAPH, index=0, compiled_index=0,
+            num_nodes=sum(1 for n in g.nodes if n.get("op") not in ("placeholder", "output")),
+            code=str(g.fields.get("code", ""))))
+        if plain is not None and (plain.legacy_key or has_code):
+            where = (g.id, WHOLE_GRAPH, GENERAL_SIZE)
+            self.parts.compiles.append(PieceCompile(
+                graph_id=g.id, submod=WHOLE_GRAPH, size=GENERAL_SIZE,
+                outcome=CACHE_HIT if plain.cache_state == "hit" else COMPILED,
+                legacy_key=plain.legacy_key, seconds=plain.seconds, start_s=plain.start_s,
+                compile_id=g.compile_id, fx_keys=self._fx_keys.pop(where, []),
+                cache_state=plain.cache_state))
+
+
+_PIECE_END_FIELDS = {
+    "graph_key", "submod", "size", "outcome", "legacy_key", "standalone_key", "dedup_of",
+    "seconds", "artifact_path", "note",
+}

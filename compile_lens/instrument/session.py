@@ -1,0 +1,254 @@
+"""``compile_lens.trace()``: install the observers, record, restore everything, build the trace.
+
+Order of work: install hooks (each undone in ``finally``, in reverse) → run the user's block →
+restore → parse the recorded events into a ``TraceRecord`` (also after an exception in the
+block, so a failed compile still leaves a partial trace). Every step of our own is timed and
+reported as the tracer's overhead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from compile_lens import _session
+from compile_lens.api import Trace
+from compile_lens.errors import CompileLensError
+from compile_lens.instrument import hooks, runinfo
+from compile_lens.instrument.issues import IssueLog
+from compile_lens.instrument.merge import read_session_dir
+from compile_lens.instrument.raw import ListSink, RawEvent
+from compile_lens.instrument.recorder import TraceBuilder
+from compile_lens.instrument.structured_log import StructuredTraceHandler
+from compile_lens.model import DynamoGraph, ProcessInfo, RunInfo, TraceRecord
+
+SESSION_DIR_ENV = "COMPILE_LENS_SESSION_DIR"
+
+
+class _ProgressSink(ListSink):
+    """A list sink that also tells a progress display about finished pieces."""
+
+    def __init__(self, progress: Any, t0: float) -> None:
+        super().__init__()
+        self.progress, self.t0, self.done = progress, t0, 0
+
+    def add(self, event: RawEvent) -> None:
+        super().add(event)
+        if event.name == "artifact:compile_lens_piece_end":
+            self.done += 1
+            body = event.json_payload() or {}
+            current = f"{body.get('submod', '')} [{body.get('size', '')}]"
+            self.progress.update(self.done, 0, current, time.time() - self.t0)
+
+
+@contextlib.contextmanager
+def trace(
+    *,
+    cross_check: bool = False,
+    strict: bool = False,
+    progress: bool | str = "auto",
+    factors: bool = True,
+    bytecode: bool = True,
+) -> Iterator[Trace]:
+    """Record every compile inside the block into the yielded ``Trace`` (filled on exit).
+
+    Args:
+        cross_check: compile every piece through the legacy path and compare both keys.
+        strict: raise ``InstrumentationError`` when a hook fails (tests); default: record + warn.
+        progress: show a live progress line in notebooks (``"auto"``), or not (``False``).
+        factors: dump the cache-key factors of the process at the end (``compile_lens.factors``).
+        bytecode: keep Dynamo's transformed bytecode and decompile it with depyf (if installed).
+    """
+    if _session.current() is not None:
+        msg = "compile_lens.trace() blocks cannot be nested; end the outer block first"
+        raise CompileLensError(msg)
+    t0, started = time.time(), time.perf_counter()
+    issues = IssueLog(strict)
+    overhead: dict[str, float] = {}
+    result = Trace()
+    progress_view = _make_progress(progress, issues)
+    sink = _ProgressSink(progress_view, t0) if progress_view else ListSink()
+    handler = StructuredTraceHandler(sink)
+    code_objects: list[tuple[str, Any]] = []
+    session_dir = tempfile.mkdtemp(prefix="compile_lens_session_")
+    undo: list[Callable[[], None]] = []
+    counters_before = _counters()
+    options = {"cross_check": cross_check, "strict": strict}
+    with _timed(overhead, "install"):
+        _install(undo, issues, handler, code_objects if bytecode else None, session_dir)
+    previous = _session.activate(_session.SessionOptions(cross_check=cross_check, strict=strict))
+    try:
+        yield result
+    finally:
+        _session.activate(previous)
+        with _timed(overhead, "restore"):
+            for step in reversed(undo):
+                with issues.guard("restore"):
+                    step()
+        if progress_view is not None:
+            with issues.guard("progress"):
+                progress_view.close()
+        overhead["event_capture"] = handler.seconds
+        wall = time.perf_counter() - started
+        record = _build(t0, wall, sink.events, session_dir, code_objects, counters_before,
+                        options, overhead, issues, factors)
+        shutil.rmtree(session_dir, ignore_errors=True)
+        result._set_record(record)
+
+
+def _install(undo: list[Callable[[], None]], issues: IssueLog, handler: StructuredTraceHandler,
+             code_objects: list[tuple[str, Any]] | None, session_dir: str) -> None:
+    """Install every observer; each failure is an issue (or raises when strict)."""
+    undo.append(_set_env(SESSION_DIR_ENV, session_dir))
+    steps: list[tuple[str, Callable[[], Callable[[], None]]]] = [
+        ("structured_trace", lambda: hooks.install_trace_handler(handler)),
+        ("aot_factor_lines", hooks.enable_aot_factor_lines),
+    ]
+    if code_objects is not None:
+        steps.append(("bytecode_hook", lambda: hooks.install_bytecode_hook(code_objects)))
+    if "vllm" in sys.modules:
+        steps.append(("vllm", lambda: _vllm_install(issues.strict)))
+    for name, install in steps:
+        try:
+            undo.append(install())
+        except Exception as exc:
+            # Undo what is already installed before a strict failure propagates.
+            if issues.strict:
+                for step in reversed(undo):
+                    step()
+                undo.clear()
+            issues.record(name, exc)
+
+
+def _vllm_install(strict: bool) -> Callable[[], None]:
+    from compile_lens.instrument import vllm as vllm_instruments
+
+    return vllm_instruments.install(strict=strict)
+
+
+def _set_env(name: str, value: str) -> Callable[[], None]:
+    previous = os.environ.get(name)
+    os.environ[name] = value
+
+    def undo() -> None:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
+
+    return undo
+
+
+def _make_progress(progress: bool | str, issues: IssueLog) -> Any:
+    if not progress or "ipykernel" not in sys.modules:
+        return None  # nothing is shown outside notebooks
+    with issues.guard("progress"):
+        from compile_lens.views import progress as progress_views
+
+        return progress_views.make_progress()
+    return None
+
+
+@contextlib.contextmanager
+def _timed(overhead: dict[str, float], part: str) -> Iterator[None]:
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        overhead[part] = overhead.get(part, 0.0) + time.perf_counter() - start
+
+
+def _counters() -> dict[str, int]:
+    from torch._dynamo.utils import counters
+
+    return {f"{group}.{name}": int(n) for group, names in counters.items()
+            for name, n in names.items()}
+
+
+def _build(t0: float, wall: float, events: list[RawEvent], session_dir: str,
+           code_objects: list[tuple[str, Any]], counters_before: dict[str, int],
+           options: dict[str, Any], overhead: dict[str, float], issues: IssueLog,
+           want_factors: bool) -> TraceRecord:
+    """Parse everything recorded into a ``TraceRecord`` (fail-open per part)."""
+    processes = [ProcessInfo(name="main", pid=os.getpid(), role="main")]
+    with _timed(overhead, "merge_processes"), issues.guard("merge_processes"):
+        more_events, more_procs = read_session_dir(Path(session_dir))
+        events = [*events, *more_events]
+        processes.extend(more_procs)
+    builder = TraceBuilder(t0)
+    parts = builder.parts
+    with _timed(overhead, "parse"), issues.guard("parse"):
+        parts = builder.feed_all(events)
+    with _timed(overhead, "decompile"), issues.guard("decompile"):
+        parts.graphs = _attach_bytecode(parts.graphs, code_objects)
+    factor_dump = None
+    if want_factors:
+        with _timed(overhead, "factors"), issues.guard("factors"):
+            from compile_lens.instrument.factors import collect_factors
+
+            factor_dump = collect_factors(traced_files=_traced_files(events))
+    overhead["torch_structured_logging"] = _torch_logging_overhead(events)
+    counters_after = _counters()
+    counters = {k: v - counters_before.get(k, 0) for k, v in counters_after.items()
+                if v != counters_before.get(k, 0)}
+    info = runinfo.collect(options)
+    run = RunInfo(
+        **info, started_at=datetime.fromtimestamp(t0, UTC).isoformat(timespec="seconds"),
+        wall_s=round(wall, 6), tracer_overhead_s=round(sum(overhead.values()), 6),
+        overhead_breakdown={k: round(v, 6) for k, v in sorted(overhead.items())},
+        notes=parts.notes,
+    )
+    return TraceRecord(
+        run=run, graphs=parts.graphs, pieces=parts.pieces, compiles=parts.compiles,
+        passes=parts.passes, lowerings=parts.lowerings, captures=parts.captures,
+        spans=parts.spans, factors=factor_dump, key_lines=parts.key_lines, counters=counters,
+        issues=issues.issues(), processes=processes,
+    )
+
+
+def _attach_bytecode(graphs: list[DynamoGraph], code_objects: list[tuple[str, Any]]) -> list[DynamoGraph]:
+    import dataclasses
+
+    by_cid = {cid: code for cid, code in code_objects}
+    out = []
+    for g in graphs:
+        code = by_cid.get(g.compile_id) if not g.process else None
+        if code is None:
+            out.append(g)
+            continue
+        source, note = hooks.decompile(code)
+        out.append(dataclasses.replace(g, bytecode_source=source, bytecode_note=note))
+    return out
+
+
+def _traced_files(events: list[RawEvent]) -> list[str]:
+    files: set[str] = set()
+    for e in events:
+        if e.name == "str":
+            entry = e.metadata.get("str")
+            if isinstance(entry, list) and entry:
+                files.add(str(entry[0]))
+        elif e.name == "compilation_metrics":
+            name = (e.metadata.get("compilation_metrics") or {}).get("co_filename")
+            if name:
+                files.add(str(name))
+    return sorted(f for f in files if f.endswith(".py") and os.sep + "torch" + os.sep not in f)
+
+
+def _torch_logging_overhead(events: list[RawEvent]) -> float:
+    """Time torch spent building trace payloads because a handler listened (its own metric)."""
+    total = 0.0
+    for e in events:
+        if e.name == "compilation_metrics":
+            value = (e.metadata.get("compilation_metrics") or {}).get("structured_logging_overhead_s")
+            if isinstance(value, int | float):
+                total += float(value)
+    return round(total, 6)
