@@ -1,0 +1,70 @@
+"""Parse cache-key factor lines (``[<hash>] name[sub]: value``) and diff two sets of them.
+
+torch writes one line per factor of an AOTAutograd / FX cache key (``debug_lines``); the hash in
+brackets is a sha256 of that factor's value, stable across processes, so comparing hashes by
+factor name says exactly which factors made two keys differ (torch-hooks §5.1).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_LINE = re.compile(r"^\[(?P<hash>[a-z0-9]{16,})\] (?P<name>[^:\[]+?)(?P<sub>\[[^\]]*\])?: ?(?P<value>.*)$",
+                   re.S)
+BINARY_FACTORS = ("autograd_config", "torch_version")
+
+
+@dataclass(frozen=True, slots=True)
+class Factor:
+    """One factor of a cache key."""
+
+    name: str
+    hash: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class FactorChange:
+    """A factor whose hash differs between two keys (``None`` value: absent on that side)."""
+
+    name: str
+    old: str | None
+    new: str | None
+
+    @property
+    def kind(self) -> str:
+        """``added``, ``removed`` or ``changed``."""
+        if self.old is None:
+            return "added"
+        if self.new is None:
+            return "removed"
+        return "changed"
+
+
+def parse_factor_lines(lines: list[str]) -> dict[str, Factor]:
+    """Factors by full name (``inductor_config[max_fusion_size]``); unparsable lines are skipped."""
+    out: dict[str, Factor] = {}
+    for raw in lines:
+        m = _LINE.match(raw)
+        if m is None:
+            continue
+        name = m["name"].strip() + (m["sub"] or "")
+        value = m["value"]
+        if m["name"].strip() in BINARY_FACTORS:
+            value = f"<binary; hash {m['hash'][:12]}>"
+        out[name] = Factor(name=name, hash=m["hash"], value=value)
+    return out
+
+
+def diff_factor_lines(old: list[str], new: list[str]) -> list[FactorChange]:
+    """The factors whose hash differs (or that exist on one side only), sorted by name."""
+    a, b = parse_factor_lines(old), parse_factor_lines(new)
+    changes = []
+    for name in sorted(a.keys() | b.keys()):
+        fa, fb = a.get(name), b.get(name)
+        if fa is not None and fb is not None and fa.hash == fb.hash:
+            continue
+        changes.append(FactorChange(name=name, old=fa.value if fa else None,
+                                    new=fb.value if fb else None))
+    return changes
