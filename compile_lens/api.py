@@ -100,6 +100,18 @@ class Trace:
         """The trace as a JSON string (what ``save`` writes)."""
         return trace_to_json(self._record)
 
+    def to_html(self, path: str | Path | None = None, **kwargs: Any) -> str:
+        """The one-file HTML report (offline, deterministic); also written to ``path`` if given."""
+        from compile_lens.views.report import write_html
+
+        return write_html(self._record, path, **kwargs)
+
+    def explorer(self) -> Any:
+        """An ipywidgets explorer (tabs: overview, graph, pieces & keys, passes, lowering …)."""
+        from compile_lens.views.widgets import explorer
+
+        return explorer(self._record)
+
     # -- display ----------------------------------------------------------------------------
     def __repr__(self) -> str:
         state = "complete" if self.complete else "recording"

@@ -21,9 +21,9 @@ TRACE_LOGGER = "torch.__trace"
 class Sink(Protocol):
     """Where raw events go (memory in the tracing process, a JSONL file elsewhere)."""
 
-    def add(self, event: RawEvent) -> None: ...  # noqa: D102
+    def add(self, event: RawEvent) -> None: ...
 
-    def close(self) -> None: ...  # noqa: D102
+    def close(self) -> None: ...
 
 
 class StructuredTraceHandler(logging.Handler):
@@ -36,7 +36,7 @@ class StructuredTraceHandler(logging.Handler):
         self.seconds = 0.0
         self.count = 0
 
-    def emit(self, record: logging.LogRecord) -> None:  # noqa: D102 - logging API
+    def emit(self, record: logging.LogRecord) -> None:
         start = time.perf_counter()
         try:
             metadata: dict[str, Any] = dict(getattr(record, "metadata", None) or {})

@@ -24,8 +24,10 @@ def to_dict(record: Any) -> Any:
     """Convert a record (or container of records) to plain JSON types, keys sorted on dump."""
     if dataclasses.is_dataclass(record) and not isinstance(record, type):
         out = {f.name: to_dict(getattr(record, f.name)) for f in dataclasses.fields(record)}
-        if not out.get("extra"):
-            out.pop("extra", None)
+        extra = out.pop("extra", None) or {}
+        # Fields this version does not know were kept in ``extra``: write them back in place.
+        for key, value in extra.items():
+            out.setdefault(key, value)
         return out
     if isinstance(record, dict):
         return {str(k): to_dict(v) for k, v in record.items()}
@@ -47,11 +49,9 @@ def from_dict(cls: type[T], data: Any, where: str = "trace") -> T:
     hints = _hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     kwargs: dict[str, Any] = {}
-    extra = dict(data.get("extra") or {}) if "extra" in names else {}
+    extra: dict[str, Any] = {}
     for key, value in data.items():
-        if key == "extra":
-            continue
-        if key not in names:
+        if key not in names or key == "extra":
             extra[key] = value
             continue
         kwargs[key] = _convert(hints[key], value, f"{where}.{key}")

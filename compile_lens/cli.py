@@ -1,0 +1,97 @@
+"""Command line: ``compile-lens demo | summary | report | diff``.
+
+Stage 5: only composes library calls, does I/O and sets exit codes (0 ok, 1 differ, 2 bad input).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from compile_lens.errors import CompileLensError
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from compile_lens.demo import run_demo
+
+    out = Path(args.out)
+    result = run_demo(layers=args.layers, compile_sizes=args.sizes, cross_check=args.cross_check,
+                      cold=args.cold)
+    trace = result.trace
+    print(trace.summary())
+    print(f"outputs vs eager: max |diff| = {result.max_abs_diff:.2e} at sizes {result.sizes_checked}")
+    path = trace.save(out / "trace.json")
+    print(f"trace:  {path}")
+    try:
+        report = trace.to_html(out / "report.html")
+    except CompileLensError as exc:
+        print(f"report: not written ({exc})")
+    else:
+        print(f"report: {out / 'report.html'} ({len(report) // 1024} KiB)")
+    return 0
+
+
+def _cmd_summary(args: argparse.Namespace) -> int:
+    from compile_lens.api import load
+
+    trace = load(args.trace)
+    print(trace.summary())
+    if args.cross_check:
+        print(trace.cross_check())
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from compile_lens.views.report import cli_report
+
+    return cli_report(args.trace, args.output, strict=args.strict)
+
+
+def _cmd_diff(args: argparse.Namespace) -> int:
+    from compile_lens.views.diff import cli_diff
+
+    return cli_diff(args.a, args.b, args.html)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and docs)."""
+    parser = argparse.ArgumentParser(prog="compile-lens", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="trace the built-in small Llama through the piecewise backend")
+    demo.add_argument("--layers", type=int, default=4, help="decoder layers (default 4)")
+    demo.add_argument("--sizes", type=int, nargs="*", default=[1, 4],
+                      help="exact compile sizes of the token dimension (default: 1 4)")
+    demo.add_argument("--out", default="compile_lens_demo", help="output directory")
+    demo.add_argument("--cross-check", action="store_true",
+                      help="compile every piece through the legacy path and compare keys")
+    demo.add_argument("--cold", action="store_true",
+                      help="use fresh, temporary Inductor and artifact caches (a true cold compile)")
+    demo.set_defaults(func=_cmd_demo)
+    summary = sub.add_parser("summary", help="print the headline numbers of a saved trace")
+    summary.add_argument("trace")
+    summary.add_argument("--cross-check", action="store_true", help="also print the key cross-check")
+    summary.set_defaults(func=_cmd_summary)
+    report = sub.add_parser("report", help="write the one-file HTML report of a saved trace")
+    report.add_argument("trace")
+    report.add_argument("-o", "--output", default="report.html")
+    report.add_argument("--strict", action="store_true",
+                        help="exit non-zero on unknown fields or events (mostly for tests)")
+    report.set_defaults(func=_cmd_report)
+    diff = sub.add_parser("diff", help="explain why two runs' cache keys differ")
+    diff.add_argument("a")
+    diff.add_argument("b")
+    diff.add_argument("--html", default=None, help="also write the diff as HTML")
+    diff.set_defaults(func=_cmd_diff)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``compile-lens`` and ``python -m compile_lens``."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except CompileLensError as exc:
+        print(f"compile-lens: error: {exc}", file=sys.stderr)
+        return 2
