@@ -34,7 +34,10 @@ def redact_text(text: str) -> str:
 
 def redact_env(env: dict[str, str]) -> dict[str, str]:
     """A copy of ``env`` with secret-looking names' values replaced by ``<redacted>``."""
-    return {
-        k: (REDACTED if is_secret_name(k) and v else redact_text(str(v)))
-        for k, v in sorted(env.items())
-    }
+    return {k: _redact_value(k, str(v)) for k, v in sorted(env.items())}
+
+
+def _redact_value(name: str, value: str) -> str:
+    if value.startswith("<redacted"):  # already redacted when recorded (keeps its fingerprint)
+        return value
+    return REDACTED if is_secret_name(name) and value else redact_text(value)

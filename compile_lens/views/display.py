@@ -29,10 +29,7 @@ def trace_text(trace: Any) -> str:
 
 
 def _head(df: Any, what: str, max_rows: int) -> str:
-    if len(df) <= max_rows:
-        note = ""
-    else:
-        note = hint(f"first {max_rows} of {len(df)} rows; all of them: {what}")
+    note = "" if len(df) <= max_rows else hint(f"first {max_rows} of {len(df)} rows; all of them: {what}")
     return note + frame_table(df.head(max_rows), scroll=True)
 
 

@@ -1,0 +1,115 @@
+"""The one-file HTML report: self-contained, deterministic, escaped, redacted; the CLI body."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from compile_lens.model import trace_from_json, trace_to_json
+from compile_lens.views import report
+from compile_lens.views.report import cli_report, render, write_html
+
+SECTIONS = ["Overview", "Graph", "Pieces &amp; keys", "Passes", "Lowering", "CUDA graphs",
+            "Factors"]
+
+
+@pytest.fixture(scope="module")
+def html(small_trace: Any) -> str:
+    return render(small_trace)
+
+
+def test_same_trace_renders_byte_identical(small_trace: Any, html: str) -> None:
+    again = render(trace_from_json(trace_to_json(small_trace)))
+    assert again == html, "a JSON round trip and a second render must give the same bytes"
+
+
+def test_every_section_is_present_in_tab_order(html: str) -> None:
+    found = re.findall(r'<details class="cl-section" id="[^"]+" open><summary><h2>([^<]+)</h2>',
+                       html)
+    assert found == SECTIONS
+
+
+def test_plotly_is_embedded_once_and_nothing_is_fetched(html: str) -> None:
+    from plotly.offline import get_plotlyjs
+
+    plotly_js = get_plotlyjs()
+    assert html.count(plotly_js) == 1, "plotly.js must be embedded exactly once"
+    ours = html.replace(plotly_js, "")
+    assert "cdn.plot.ly" not in ours
+    assert "mathjax" not in ours.lower()
+    assert not re.search(r"""<(script|link|img|iframe)[^>]+(src|href)=["']?https?:""", ours)
+    divs = re.findall(r'<div id="(plot-[0-9a-f]+)" class="plotly-graph-div"', html)
+    assert len(divs) == len(set(divs)) >= 6, "every figure gets its own content-hash id"
+
+
+
+def test_hostile_strings_never_appear_raw(hostile_trace: Any) -> None:
+    out = render(hostile_trace)
+    assert '<script>alert("x")' not in out
+    assert "&lt;script&gt;alert(" in out, "the hostile text is still shown, escaped"
+
+
+def test_secrets_are_redacted_unless_asked(small_trace: Any, html: str) -> None:
+    env = small_trace.factors.env
+    for secret in (env["HF_TOKEN"], env["AWS_SECRET_ACCESS_KEY"], env["MY_PASSWORD"]):
+        assert secret not in html
+    assert "&lt;redacted&gt;" in html
+    assert env["HF_TOKEN"] in render(small_trace, redact=False)
+
+
+def test_mismatch_is_explained_with_the_differing_factor_line(html: str) -> None:
+    assert "key mismatch: submod_6 [general]" in html
+    assert "inductor_config.max_autotune: True" in html
+
+
+def test_no_dot_fallback_still_renders_pieces(small_trace: Any) -> None:
+    out = render(small_trace, use_dot=False)
+    assert "dot program was not found" in out
+    for p in small_trace.pieces:
+        assert f'data-piece="{p.submod}"' in out
+
+
+def test_write_html_writes_the_returned_text(small_trace: Any, tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "report.html"
+    text = write_html(small_trace, path)
+    assert path.read_text(encoding="utf-8") == text
+    assert write_html(small_trace) == text
+
+
+def test_render_rejects_other_objects() -> None:
+    from compile_lens.errors import CompileLensError
+
+    with pytest.raises(CompileLensError, match="expected a Trace or TraceRecord, got dict"):
+        render({})
+
+
+def test_cli_report_exit_codes(small_trace: Any, tmp_path: Path,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    trace = tmp_path / "t.json"
+    trace.write_text(trace_to_json(small_trace), encoding="utf-8")
+    out = tmp_path / "r.html"
+    assert cli_report(trace, out) == 0
+    assert out.exists()
+    assert cli_report(trace, out, strict=True) == 1, "the trace has an instrumentation issue"
+    assert "instrumentation issue in lowering" in capsys.readouterr().err
+    bad = tmp_path / "bad.json"
+    bad.write_text("{", encoding="utf-8")
+    assert cli_report(bad, tmp_path / "x.html") == 2
+    assert "bad.json" in capsys.readouterr().err
+    assert not (tmp_path / "x.html").exists()
+
+
+def test_section_builders_follow_the_explorer_tabs(small_trace: Any) -> None:
+    from compile_lens.views.widgets import TABS
+
+    assert [h for h, _ in report.build_sections(small_trace)] == TABS
+
+
+def test_real_demo_trace_renders(demo_trace: Any) -> None:
+    out = render(demo_trace)
+    assert out == render(demo_trace)
+    for p in demo_trace.pieces:
+        assert f'data-piece="{p.submod}"' in out
