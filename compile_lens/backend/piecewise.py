@@ -113,6 +113,7 @@ class PiecewiseBackend:
         options = _session.current()
         cross_check = bool(options and options.cross_check)
         key, key_lines, note = self._standalone_key(gm, args, dynamic_shapes)
+        key_seconds = time.perf_counter() - start
         runnable, outcome, dedup_of, path = None, COMPILED, None, None
         legacy = keys.LegacyCapture()
         if key is not None and not cross_check:
@@ -133,7 +134,8 @@ class PiecewiseBackend:
         seconds = time.perf_counter() - start
         _events.emit("piece_end", {
             **where, "outcome": outcome, "standalone_key": key, "legacy_key": legacy.key,
-            "dedup_of": dedup_of, "seconds": seconds, "artifact_path": path, "note": note,
+            "dedup_of": dedup_of, "seconds": seconds, "key_seconds": key_seconds,
+            "artifact_path": path, "note": note,
         })
         for k, lines in ((key, key_lines), (legacy.key, legacy.lines)):
             if k and lines:

@@ -183,6 +183,7 @@ class TraceBuilder:
             standalone_key=standalone,
             key_match=(legacy == standalone) if legacy and standalone else None,
             dedup_of=body.get("dedup_of"), seconds=float(body.get("seconds") or 0.0),
+            key_seconds=float(body.get("key_seconds") or 0.0),
             start_s=start - self.t0, compile_id=g.compile_id,
             artifact_path=body.get("artifact_path"), fx_keys=self._fx_keys.pop(where, []),
             cache_state=self._cache_state.pop(where, ""), note=str(body.get("note") or ""),
@@ -323,5 +324,5 @@ class TraceBuilder:
 
 _PIECE_END_FIELDS = {
     "graph_key", "submod", "size", "outcome", "legacy_key", "standalone_key", "dedup_of",
-    "seconds", "artifact_path", "note",
+    "seconds", "key_seconds", "artifact_path", "note",
 }

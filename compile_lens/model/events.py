@@ -25,6 +25,8 @@ class PieceCompile:
     ``legacy_key`` was captured from ``autograd_cache.autograd_cache_key`` during the real compile;
     ``standalone_key`` was computed up front with ``standalone_compile.autograd_cache_key``. Their
     factor lines live in ``TraceRecord.key_lines`` under the key, so identical keys store them once.
+    ``seconds`` is the whole piece compile (key, lookup, compile or load); ``key_seconds`` the part
+    spent computing the standalone key.
     ``key_match`` is ``None`` when either key is missing. ``dedup_of`` names the submod whose
     artifact was reused for a ``deduplicated`` outcome.
     """
@@ -38,6 +40,7 @@ class PieceCompile:
     key_match: bool | None = None
     dedup_of: str | None = None
     seconds: float = 0.0
+    key_seconds: float = 0.0
     start_s: float | None = None
     compile_id: str = ""
     artifact_path: str | None = None
