@@ -1,0 +1,137 @@
+"""Compile-side benchmarks of the foundation (issue 2), ratios measured in one run.
+
+    python benchmarks/bench_compile.py            # full: ~15-25 min on a 2-core CPU
+    python benchmarks/bench_compile.py --quick    # smaller models, one repeat
+
+Each measurement runs in a fresh subprocess with fresh Inductor and artifact caches (a true cold
+compile) unless it is the warm start, which reuses the cold run's caches. Traced and untraced runs
+are interleaved so machine noise hits both. Writes benchmarks/results/compile.json and prints a
+Markdown table for RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).parent
+
+
+def worker(spec: dict) -> dict:
+    """Run one compile as ``spec`` says; return timings (executed in a subprocess)."""
+    import os
+
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = spec["inductor_dir"]
+    import torch
+
+    import compile_lens
+    from compile_lens import demo_model
+
+    model = demo_model.build(layers=spec["layers"])
+    backend = compile_lens.piecewise(compile_sizes=spec["sizes"], dedup=spec.get("dedup", True),
+                                     cache_dir=spec["artifact_dir"])
+    compiled = torch.compile(model, backend=backend)
+    inputs = demo_model.example_inputs(8)
+    out: dict = {}
+    with torch.no_grad():
+        start = time.perf_counter()
+        if spec["traced"]:
+            with compile_lens.trace() as t:
+                compiled(*inputs)
+        else:
+            compiled(*inputs)
+        out["compile_s"] = time.perf_counter() - start
+    if spec["traced"]:
+        record = t.record
+        out["tracer_overhead_s"] = record.run.tracer_overhead_s
+        out["overhead_breakdown"] = record.run.overhead_breakdown
+        out["key_seconds"] = [c.key_seconds for c in record.compiles if c.outcome == "compiled"]
+        out["outcomes"] = t.summary().outcomes
+    return out
+
+
+def run(spec: dict) -> dict:
+    """Run ``worker(spec)`` in a fresh Python process."""
+    proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)],
+                          capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def fresh(tmp: Path, name: str) -> dict:
+    d = tmp / name
+    return {"inductor_dir": str(d / "inductor"), "artifact_dir": str(d / "artifacts")}
+
+
+def bench_overhead(tmp: Path, layers: int, repeats: int) -> dict:
+    ratios, rows = [], []
+    for i in range(repeats):
+        base = {"layers": layers, "sizes": [1, 4]}
+        untraced = run({**base, **fresh(tmp, f"u{i}"), "traced": False})
+        traced = run({**base, **fresh(tmp, f"t{i}"), "traced": True})
+        ratios.append(traced["compile_s"] / untraced["compile_s"])
+        rows.append({"untraced_s": untraced["compile_s"], "traced_s": traced["compile_s"],
+                     "tracer_self_s": traced["tracer_overhead_s"],
+                     "breakdown": traced["overhead_breakdown"], "key_seconds": traced["key_seconds"]})
+    self_pct = [100 * r["tracer_self_s"] / r["traced_s"] for r in rows]
+    return {"layers": layers, "ratio_median": statistics.median(ratios), "ratios": ratios,
+            "tracer_self_pct_median": statistics.median(self_pct), "runs": rows}
+
+
+def bench_dedup(tmp: Path, layers: int) -> dict:
+    base = {"layers": layers, "sizes": [], "traced": False}
+    with_dedup = run({**base, **fresh(tmp, "d1"), "dedup": True})
+    without = run({**base, **fresh(tmp, "d0"), "dedup": False})
+    return {"layers": layers, "dedup_s": with_dedup["compile_s"], "no_dedup_s": without["compile_s"],
+            "speedup": without["compile_s"] / with_dedup["compile_s"]}
+
+
+def bench_warm(tmp: Path, layers: int) -> dict:
+    dirs = fresh(tmp, "w")
+    base = {"layers": layers, "sizes": [1, 4], "traced": False, **dirs}
+    cold = run(base)
+    warm = run({**base, "traced": True})
+    return {"layers": layers, "cold_s": cold["compile_s"], "warm_s": warm["compile_s"],
+            "speedup": cold["compile_s"] / warm["compile_s"], "warm_outcomes": warm["outcomes"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--worker")
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(json.loads(args.worker))))
+        return
+    layers, dedup_layers, repeats = (2, 6, 1) if args.quick else (4, 16, 3)
+    with tempfile.TemporaryDirectory(prefix="cl_bench_") as tmp_name:
+        tmp = Path(tmp_name)
+        results = {"overhead": bench_overhead(tmp, layers, repeats),
+                   "dedup": bench_dedup(tmp, dedup_layers), "warm": bench_warm(tmp, layers)}
+    keys = [k for r in results["overhead"]["runs"] for k in r["key_seconds"][1:]]
+    results["standalone_key_ms"] = {"median": 1000 * statistics.median(keys),
+                                    "max": 1000 * max(keys), "n": len(keys)}
+    import torch
+
+    results["env"] = {"torch": torch.__version__, "python": sys.version.split()[0]}
+    out = HERE / "results" / "compile.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=1))
+    o, d, w, k = (results[x] for x in ("overhead", "dedup", "warm", "standalone_key_ms"))
+    print(f"| cold compile traced/untraced ({o['layers']} layers, median of {len(o['ratios'])}) "
+          f"| {o['ratio_median']:.3f} (tracer self-time {o['tracer_self_pct_median']:.1f} %) | ≤ 1.02 |")
+    print(f"| cold compile no-dedup/dedup ({d['layers']} layers) | {d['speedup']:.2f}× "
+          f"({d['no_dedup_s']:.1f} s vs {d['dedup_s']:.1f} s) | ≥ 4× |")
+    print(f"| warm start cold/warm ({w['layers']} layers) | {w['speedup']:.2f}× "
+          f"({w['cold_s']:.1f} s vs {w['warm_s']:.1f} s) | ≥ 5× |")
+    print(f"| standalone key per unique piece | median {k['median']:.1f} ms, max {k['max']:.1f} ms "
+          f"(n={k['n']}) | ≤ 11 ms |")
+
+
+if __name__ == "__main__":
+    main()
