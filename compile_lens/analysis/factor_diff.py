@@ -1,0 +1,180 @@
+"""Analysis: ``diff(a, b)`` explains why two runs' cache keys differ, in order of consequence.
+
+Stage 3 (analysis), pure apart from reading the inputs. Steps: read both sides (traces, factor
+dumps, vLLM ``cache_key_factors.json`` files or cache dirs), pair their entries (rank/prefix for
+vLLM dirs), then per pair: top-level hashes that differ and the cache directory they name; the
+factors behind them (env → config → code, each with its effect); and for runs with per-piece keys,
+the matched pieces, which keys changed and the differing factor lines. When every piece key
+agrees, remaining differences are shown as noise: the keys are the ground truth.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from compile_lens.analysis.code_changes import code_changes
+from compile_lens.analysis.factor_changes import (
+    Change,
+    changed_targets,
+    config_changes,
+    env_changes,
+    system_changes,
+)
+from compile_lens.analysis.factor_links import hash_changes, link_pieces, order_causes
+from compile_lens.analysis.piece_diff import PieceDiff, compare_pieces, piece_counts
+from compile_lens.model.factor_readers import FactorSet, load_factors
+from compile_lens.model.factors import FactorDump
+
+
+@dataclass(frozen=True)
+class HashChange:
+    """A top-level hash (vLLM's env/config/code/compiler, or the cache dir) that differs."""
+
+    name: str
+    old: str
+    new: str
+    effect: str
+
+
+@dataclass(frozen=True)
+class EntryDiff:
+    """The comparison of one pair of entries (a trace pair, or one vLLM rank/prefix)."""
+
+    label: str
+    a_source: str = ""
+    b_source: str = ""
+    hashes: list[HashChange] = field(default_factory=list)
+    causes: list[Change] = field(default_factory=list)
+    noise: list[Change] = field(default_factory=list)
+    pieces: list[PieceDiff] = field(default_factory=list)
+    counts: dict[str, tuple[int, int]] = field(default_factory=dict)
+    only_in: str = ""
+
+    @property
+    def equal(self) -> bool:
+        """True when every cache key agrees (nothing in ``hashes``/``causes``, pieces all equal)."""
+        if self.only_in or self.hashes or self.causes:
+            return False
+        return all(p.same or (p.a and p.b and not p.kind) for p in self.pieces)
+
+
+@dataclass(frozen=True)
+class Diff:
+    """Why two runs' cache keys differ; ``str()``, ``.to_dataframe()``, ``.to_html()``."""
+
+    a_name: str
+    b_name: str
+    entries: list[EntryDiff] = field(default_factory=list)
+
+    @property
+    def equal(self) -> bool:
+        """True when the keys agree in every entry."""
+        return all(e.equal for e in self.entries)
+
+    @property
+    def causes(self) -> list[Change]:
+        """All causes, entry by entry, most consequential first."""
+        return [c for e in self.entries for c in e.causes]
+
+    def to_dataframe(self) -> Any:
+        """One row per hash change, cause, noise item and differing piece key."""
+        from compile_lens.views.diff import diff_frame
+
+        return diff_frame(self)
+
+    def to_html(self, path: str | None = None) -> str:
+        """A self-contained HTML page (written to ``path`` too when given)."""
+        from compile_lens.views.diff import diff_html
+
+        return diff_html(self, path)
+
+    def __str__(self) -> str:
+        from compile_lens.views.diff import diff_text
+
+        return diff_text(self)
+
+    def _repr_mimebundle_(
+        self, include: Any = None, exclude: Any = None, **kwargs: Any
+    ) -> dict[str, str]:
+        from compile_lens.views.diff import diff_mimebundle
+
+        return diff_mimebundle(self, include=include, exclude=exclude)
+
+
+def _explained(
+    env: list[Change], da: FactorDump, db: FactorDump, changed: set[str]
+) -> dict[str, str]:
+    """Config/system entry → the env var whose change explains it."""
+    out: dict[str, str] = {}
+    for change in env:
+        if change.in_key:
+            affects = set(da.env_affects.get(change.name, [])) | set(
+                db.env_affects.get(change.name, [])
+            )
+            out.update(dict.fromkeys(sorted(affects & changed), change.name))
+    return out
+
+
+def _layer_changes(da: FactorDump, db: FactorDump) -> list[Change]:
+    targets = {t for d in (da, db) for ts in d.env_affects.values() for t in ts}
+    changed = changed_targets(da, db, targets)
+    env = env_changes(da, db, changed)
+    explained = _explained(env, da, db, changed)
+    out = list(env)
+    for change in system_changes(da.system, db.system) + config_changes(da.config, db.config):
+        key = change.name if change.layer == "config" else f"system.{change.name}"
+        out.append(dataclasses.replace(change, explained_by=explained.get(key, "")))
+    vllm = "code" in da.hashes or "code" in db.hashes
+    return out + code_changes(da.code, db.code, vllm=vllm)
+
+
+def compare(
+    da: FactorDump, db: FactorDump, label: str = "", sources: tuple[str, str] = ("", "")
+) -> EntryDiff:
+    """Explain the differences between two ``FactorDump``s (one entry of a ``Diff``)."""
+    hashes = [HashChange(*h) for h in hash_changes(da.hashes, db.hashes)]
+    changes = _layer_changes(da, db)
+    pieces = compare_pieces(da, db) if da.pieces and db.pieces else []
+    changes = link_pieces(changes, pieces, hashes)
+    causes, noise = order_causes(changes, pieces, bool(hashes))
+    counts = piece_counts(da, db) if da.pieces or db.pieces else {}
+    return EntryDiff(label, sources[0], sources[1], hashes, causes, noise, pieces, counts)
+
+
+def _pairs(sa: FactorSet, sb: FactorSet) -> list[tuple[str, FactorDump | None, FactorDump | None]]:
+    if len(sa.entries) == 1 and len(sb.entries) == 1:
+        (la, a), (lb, b) = next(iter(sa.entries.items())), next(iter(sb.entries.items()))
+        return [(la if la == lb else f"{la} ↔ {lb}".strip(" ↔"), a, b)]
+    labels = sorted(sa.entries.keys() | sb.entries.keys())
+    return [(lab, sa.entries.get(lab), sb.entries.get(lab)) for lab in labels]
+
+
+def diff(a: Any, b: Any, *, redact: bool = True) -> Diff:
+    """Explain why two runs' cache keys differ (or say plainly that they agree).
+
+    Args:
+        a: run A: a ``compile_lens.Trace``/``TraceRecord``, a ``FactorDump``, or a path to a
+            trace ``.json``, a factor dump ``.json``, a vLLM ``cache_key_factors.json`` or a vLLM
+            cache directory (every rank/prefix inside is paired with B's).
+        b: run B, any of the same.
+        redact: hide secret-looking env values (the default); ``False`` shows them.
+
+    Returns:
+        A ``Diff``: ``.equal``, ``.causes`` (most consequential first), ``str()``,
+        ``.to_dataframe()``, ``.to_html()``.
+
+    Raises:
+        TraceFormatError: an input is missing, corrupt, or of an unknown kind.
+    """
+    sa = load_factors(a, redact=redact, name="A")
+    sb = load_factors(b, redact=redact, name="B")
+    entries = []
+    for label, da, db in _pairs(sa, sb):
+        if da is None or db is None:
+            entries.append(EntryDiff(label, only_in="a" if db is None else "b"))
+            continue
+        sources = (str(da.extra.get("source", sa.name)), str(db.extra.get("source", sb.name)))
+        entries.append(compare(da, db, label, sources))
+    return Diff(sa.name, sb.name, entries)

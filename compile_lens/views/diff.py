@@ -1,0 +1,165 @@
+"""Views: render a ``Diff`` as text, a DataFrame, notebook output and a one-file HTML page.
+
+Stage 4. Text and HTML come from the same rows, so the terminal, the notebook and the page say
+the same thing in the same order. Output is deterministic; every value is escaped in HTML.
+``cli_diff`` is what ``compile-lens diff A B [--html OUT]`` runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from compile_lens.errors import CompileLensError
+from compile_lens.views import _html as h
+from compile_lens.views.diff_rows import COLUMNS, entry_rows, short, unified, verdict
+
+_MAX_PIECE_ROWS = 40
+
+
+def diff_frame(d: Any) -> Any:
+    """One row per hash change, cause, noise item and differing piece key."""
+    try:
+        import pandas as pd
+    except ImportError as exc:  # pragma: no cover - pandas is a core dependency
+        from compile_lens.errors import missing_dependency
+
+        err = missing_dependency("pandas", "Diff.to_dataframe()", "notebook")
+        raise err from exc
+    rows = [row for e in d.entries for row in entry_rows(e)]
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def _q(value: str | None) -> str:
+    return "(absent)" if value is None else repr(short(value, 100))
+
+
+def _change_lines(n: int, c: Any, indent: str = "  ") -> list[str]:
+    head = f"{indent}{n}. " if n else f"{indent}   ↳ "
+    out = [f"{head}{c.layer} {c.name}: {_q(c.old)} → {_q(c.new)}"]
+    pad = indent + "      "
+    out.append(f"{pad}{c.effect}" + (f" (because {c.explained_by})" if c.explained_by else ""))
+    out.extend(f"{pad}evidence: {ev}" for ev in c.evidence)
+    return out
+
+
+def _piece_lines(e: Any) -> list[str]:
+    changed = [p for p in e.pieces if p.kind and not p.same]
+    lines = []
+    if e.counts:
+        pieces, unique = e.counts.get("pieces", (0, 0)), e.counts.get("unique keys", (0, 0))
+        moved = len({(p.a, p.b) for p in changed})
+        kinds = ", ".join(sorted({p.kind for p in changed}))
+        matched = len({(p.a, p.b) for p in e.pieces if p.a and p.b})
+        lines.append(
+            f"Pieces: {pieces[0]} vs {pieces[1]} (unique keys {unique[0]} vs {unique[1]}); "
+            f"keys changed in {moved} of {matched} matched piece(s)" + (f" ({kinds})" if kinds else "")
+        )
+    for p in [*changed, *(p for p in e.pieces if not p.kind)][:_MAX_PIECE_ROWS]:
+        name = p.a or p.b
+        keys = f" {p.kind} {short(p.old_key, 14)} → {short(p.new_key, 14)}" if p.kind else ""
+        lines.append(f"  {name}{keys}" + (f"  [{p.note}]" if p.note else ""))
+        for line in p.lines[:12]:
+            lines.append(f"      {line.name}: {_q(line.old)} → {_q(line.new)}")
+            if line.name.split("[")[0] == "gm" and line.old and line.new:
+                lines.extend("        " + t for t in unified(line.old, line.new).splitlines()[:16])
+    return lines
+
+
+def _entry_text(e: Any) -> list[str]:
+    out = [f"[{e.label}]"] if e.label else []
+    if e.only_in:
+        side = "A" if e.only_in == "a" else "B"
+        return [*out, f"  only in run {side}: nothing to compare it with"]
+    if e.hashes:
+        out.append("Top-level hashes that differ:")
+        out.extend(
+            f"  {x.name:<9}{short(x.old, 16)} → {short(x.new, 16)}   {x.effect}" for x in e.hashes
+        )
+    if e.causes:
+        out.append("Causes (most consequential first):")
+        n = 0
+        for c in e.causes:
+            n = n if c.explained_by else n + 1
+            out.extend(_change_lines(0 if c.explained_by else n, c))
+    out.extend(_piece_lines(e))
+    if e.noise:
+        out.append("Not in the key (noise):")
+        out.extend(
+            f"  {c.layer} {c.name}: {_q(c.old)} → {_q(c.new)}  ({c.effect})" for c in e.noise
+        )
+    return out
+
+
+def diff_text(d: Any) -> str:
+    """The readable explanation ``str(diff)`` prints."""
+    lines = [f"compile_lens diff: {d.a_name}  vs  {d.b_name}", verdict(d), ""]
+    for e in d.entries:
+        lines.extend(_entry_text(e))
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _sections(d: Any) -> list[tuple[str, str]]:
+    from compile_lens.views.diff_html import entry_sections
+
+    summary = h.cards(
+        [
+            ("entries", len(d.entries)),
+            ("causes", len(d.causes)),
+            ("keys agree", "yes" if d.equal else "no"),
+        ]
+    )
+    head = summary + f"<p>{h.badge(verdict(d), 'ok' if d.equal else 'bad')}</p>"
+    sections = [("Verdict", head)]
+    for e in d.entries:
+        sections.extend(entry_sections(e))
+    return sections
+
+
+def diff_html(d: Any, path: str | None = None) -> str:
+    """A self-contained page (``render_page``); written to ``path`` when given."""
+    from compile_lens.views.page import render_page
+
+    page = render_page("compile_lens diff", _sections(d), subtitle=f"{d.a_name}  vs  {d.b_name}")
+    if path is not None:
+        out = Path(path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(page, encoding="utf-8")
+    return page
+
+
+def diff_mimebundle(d: Any, include: Any = None, exclude: Any = None) -> dict[str, str]:
+    """``text/plain`` (the text) and ``text/html`` (a notebook fragment in the report's style)."""
+    from compile_lens.views.display import _wanted
+    from compile_lens.views.page import render_fragment
+
+    bundle: dict[str, str] = {}
+    if _wanted("text/plain", include, exclude):
+        bundle["text/plain"] = diff_text(d)
+    if _wanted("text/html", include, exclude):
+        bundle["text/html"] = render_fragment("compile_lens diff", _sections(d), open_=3)
+    return bundle
+
+
+def cli_diff(a: str, b: str, html_out: str | None = None, *, redact: bool = True) -> int:
+    """``compile-lens diff A B [--html OUT]``: print the explanation.
+
+    Returns:
+        0 when the cache keys agree, 1 when they differ, 2 on bad input (one line on stderr).
+    """
+    from compile_lens.analysis.factor_diff import diff
+
+    try:
+        d = diff(a, b, redact=redact)
+        if html_out:
+            diff_html(d, html_out)
+    except (CompileLensError, OSError) as exc:
+        message = " ".join(str(exc).split())
+        print(f"compile-lens diff: error: {message}", file=sys.stderr)
+        return 2
+    sys.stdout.write(diff_text(d))
+    if html_out:
+        print(f"HTML written to {html_out}")
+    return 0 if d.equal else 1
