@@ -44,13 +44,24 @@ def target_name(target: Any) -> str:
     """A readable, stable name for a node target (``aten.mm.default``, ``torch.relu`` …)."""
     if isinstance(target, str):
         return target
-    name = getattr(target, "_name", None)  # OpOverload / OpOverloadPacket: "ns::op"
-    if isinstance(name, str) and "::" in name:
-        return name
+    packet_name = getattr(target, "_qualified_op_name", None)  # OpOverloadPacket: "ns::op"
+    if isinstance(packet_name, str):
+        return packet_name
+    schema = getattr(target, "_schema", None)  # OpOverload: "ns::op" (+ ".overload")
+    if schema is not None:
+        overload = getattr(target, "_overloadname", "default")
+        return schema.name + ("" if overload in ("default", "") else f".{overload}")
+    name = getattr(target, "__name__", None)
     module = getattr(target, "__module__", None) or ""
-    qual = getattr(target, "__qualname__", None) or getattr(target, "__name__", None)
-    if qual:
+    if name and (module.startswith("torch") or type(target).__name__ == "builtin_function_or_method"):
+        owner = getattr(target, "__self__", None)
+        if owner is not None and getattr(owner, "__name__", "") == "_VariableFunctionsClass":
+            return f"torch.{name}"  # torch.sin is a method of torch._C._VariableFunctionsClass
         module = module.replace("torch._C._nn", "torch.nn.functional")
+        return f"{module}.{name}" if module else str(name)
+    qual = getattr(target, "__qualname__", None) or name
+    module = module.removeprefix("_")  # _operator.getitem -> operator.getitem
+    if qual:
         return f"{module}.{qual}" if module else str(qual)
     return str(target)
 
