@@ -20,7 +20,7 @@ NO_DOT_HINT = (
     "Graphviz's dot program was not found, so this is a plain layout; install Graphviz "
     "(Debian/Ubuntu: apt-get install graphviz; conda: conda install graphviz) for the full graph."
 )
-_PIECE_G = re.compile(r'<g id="(clpiece_[0-9a-f]{10})" class="(cluster|node)"')
+_PIECE_G = re.compile(r'<g id="(clpiece_[0-9a-f]{10})(?:_\d+)?" class="(cluster|node)"')
 
 
 def _q(text: object) -> str:
@@ -82,8 +82,9 @@ def _node_level(d: SplitDrawing) -> list[str]:
         out.append(f"    id={_q(d.piece_id(p.submod))}; label={_q(_piece_label(d, p.submod))};")
         style = _piece_style(d, p.submod, p.is_split_op).replace(", ", "; ")
         out.append(f'    style="rounded,filled"; {style};')
-        for name in d.members.get(p.submod, []):
-            out.append(f"    {_node_stmt(by_name[name])}")
+        for k, name in enumerate(d.members.get(p.submod, [])):
+            node_id = f"{d.piece_id(p.submod)}_{k}"  # clicking a node selects its piece
+            out.append(f"    {_node_stmt(by_name[name], node_id)}")
             placed.add(name)
         out.append("  }")
     out += [f"  {_node_stmt(n)}" for n in d.graph.nodes if n.name not in placed]
@@ -95,12 +96,13 @@ def _node_level(d: SplitDrawing) -> list[str]:
     return out
 
 
-def _node_stmt(node: object) -> str:
+def _node_stmt(node: object, node_id: str = "") -> str:
     name, op = getattr(node, "name", ""), getattr(node, "op", "")
     target, shape = getattr(node, "target", ""), getattr(node, "shape", None)
     label = f"{name}\n{_short(str(target))}" + (f"\n{shape}" if shape else "")
     form = {"placeholder": "ellipse", "output": "doubleoctagon", "get_attr": "note"}.get(op, "box")
-    return f"{_q('n:' + name)} [label={_q(label)}, shape={form}];"
+    id_attr = f"id={_q(node_id)}, " if node_id else ""
+    return f"{_q('n:' + name)} [{id_attr}label={_q(label)}, shape={form}];"
 
 
 def has_dot() -> bool:

@@ -63,6 +63,8 @@ def test_dot_svg_tags_every_piece_and_escapes(hostile_trace: Any) -> None:
     assert svg.startswith("<svg")
     for p in hostile_trace.pieces:
         assert f'data-piece="{p.submod}"' in svg
+    nodes_tagged = svg.count('class="node" data-piece=')
+    assert nodes_tagged == sum(len(m) for m in d.members.values()), "nodes select their piece"
     assert "<script>" not in svg
     assert "<!--" not in svg
 
