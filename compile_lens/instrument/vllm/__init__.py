@@ -1,0 +1,159 @@
+"""Stage 1: observers of vLLM's piecewise compilation (``vllm.compilation``), as compile events.
+
+``install(strict)`` wraps, at class or module level and through ``instrument._patching``, the
+places vllm-hooks §9 recommends, each feature-detected against the installed vLLM (never its
+version string):
+
+==============================================================  ==========================================
+target                                                          reports
+==============================================================  ==========================================
+``backends.VllmBackend.__call__``                               Dynamo graph (before the split mutates it),
+                                                                cache dir + files, counters
+``backends.split_graph``                                        pieces and split ops, before they compile
+``piecewise_backend.PiecewiseBackend.__init__``                 which piece compiles; mega warm-start loads
+``backends.CompilerManager.compile`` / ``.load``                per piece × range: outcome, legacy and
+                                                                standalone keys, handle, seconds
+``backends.VllmBackend.collect_standalone_compile_artifacts``   artifact sha256 per piece (cold mega)
+``caching.reconstruct_serializable_fn_from_mega_artifact``      the mega-artifact warm start
+``decorators._try_load_aot_compiled_fn``                        the AOT model file loaded (or not)
+``passes.vllm_inductor_pass.VllmInductorPass.end_and_log``      vLLM pass timings
+``passes.ir.lowering_pass.VllmIRLoweringPass.__call__``         IR lowering choices (``selected_impls``)
+``cuda_graph.CUDAGraphWrapper.__call__`` (platform class)       CUDA-graph captures and replays
+==============================================================  ==========================================
+
+Every wrapper calls the original with the same arguments and returns its result unchanged;
+exceptions (vLLM's ``StopCompiling`` included) pass through untouched; observer failures are
+reported once and the compile goes on (``strict=True`` raises ``InstrumentationError``). Events go
+to torch's structured trace stream (``compile_lens._events``), so the same recorder builds graphs,
+pieces and compiles for vLLM as for the embedded backend, in this process or (through the
+``vllm.general_plugins`` entry point, ``compile_lens.instrument.vllm_plugin``) in vLLM's EngineCore
+and worker processes. vLLM-specific events (``vllm_pass``, ``vllm_lowering``, ``vllm_artifact``,
+``vllm_counters``, ``issue``) are turned into model records by ``records``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import os
+from collections.abc import Callable
+from typing import Any
+
+from compile_lens.instrument._patching import Patch, patched, resolve
+from compile_lens.instrument.vllm import _state, compiles, files, graphs, runtime, warm
+from compile_lens.instrument.vllm._state import emit
+
+_B = "vllm.compilation.backends"
+HOOKS: tuple[tuple[str, Callable[[Any], Any], bool], ...] = (
+    (f"{_B}:VllmBackend.__call__", graphs.wrap_backend_call, True),
+    (f"{_B}:split_graph", graphs.wrap_split_graph, False),
+    (f"{_B}:CompilerManager.compile", compiles.wrap_compile, True),
+    (f"{_B}:CompilerManager.load", compiles.wrap_load, False),
+    ("vllm.compilation.piecewise_backend:PiecewiseBackend.__init__",
+     compiles.wrap_piecewise_init, True),
+    (f"{_B}:VllmBackend.collect_standalone_compile_artifacts", warm.wrap_collect_artifacts, False),
+    ("vllm.compilation.caching:reconstruct_serializable_fn_from_mega_artifact",
+     warm.wrap_reconstruct, False),
+    ("vllm.compilation.decorators:_try_load_aot_compiled_fn", warm.wrap_try_load_aot, False),
+    ("vllm.compilation.passes.vllm_inductor_pass:VllmInductorPass.end_and_log",
+     runtime.wrap_end_and_log, False),
+    ("vllm.compilation.passes.ir.lowering_pass:VllmIRLoweringPass.__call__",
+     runtime.wrap_lowering_call, False),
+    ("vllm.compilation.cuda_graph:CUDAGraphWrapper.__call__", runtime.wrap_static_graph_call, False),
+)
+"""``(target, wrapper factory, required)``; a missing optional target is noted, not an error."""
+
+_INSTALL: dict[str, Any] = {"depth": 0, "pid": None}
+
+
+def _platform_wrapper_target() -> str | None:
+    """The platform's own static graph wrapper class, when it is not ``CUDAGraphWrapper``."""
+    try:
+        from vllm.platforms import current_platform
+
+        qualname = str(current_platform.get_static_graph_wrapper_cls())
+    except Exception:  # platform detection can fail on odd machines; captures are optional
+        return None
+    module, _, name = qualname.rpartition(".")
+    if not module or name in ("CUDAGraphWrapper", "AbstractStaticGraphWrapper"):
+        return None
+    return f"{module}:{name}.__call__"
+
+
+def _available() -> tuple[list[Patch], dict[str, str], list[str]]:
+    """The patches this vLLM supports, their source files, and the optional ones it lacks."""
+    hooks = list(HOOKS)
+    extra = _platform_wrapper_target()
+    if extra:
+        hooks.append((extra, runtime.wrap_static_graph_call, False))
+    patches, sources, missing = [], {}, []
+    for target, make, required in hooks:
+        try:
+            value = resolve(target)[2]
+        except Exception:
+            if required:
+                raise
+            missing.append(target)
+            continue
+        patches.append(Patch(target, make, why="observe vLLM's compilation (vllm-hooks §9)"))
+        with contextlib.suppress(TypeError, OSError):
+            sources[target] = str(inspect.getsourcefile(value))
+    return patches, sources, missing
+
+
+def _report_hooks(sources: dict[str, str], missing: list[str]) -> None:
+    import vllm
+
+    emit("vllm_hooks", {"vllm_version": str(getattr(vllm, "__version__", "")),
+                        "hooks": sources, "missing": missing, "pid": os.getpid()})
+    for target in missing:
+        emit("note", {"message": f"this vLLM has no {target}; that part of vLLM's compilation "
+                                 "is not observed"})
+
+
+def install(strict: bool) -> Callable[[], None]:
+    """Wrap vLLM's compilation for observation; returns the undo callable (idempotent).
+
+    Call with ``"vllm" in sys.modules``. A second call while installed (a forked child inherits
+    the patches) returns a no-op undo. A missing *required* target raises
+    ``InstrumentationError`` naming it; missing optional ones are noted in the trace.
+    """
+    if _INSTALL["depth"]:
+        _INSTALL["depth"] += 1
+        return _release
+    patches, sources, missing = _available()
+    _state.GUARD.strict = strict
+    stack = contextlib.ExitStack()
+    stack.enter_context(patched(*patches))
+    try:
+        files.set_baseline()
+        _state.GUARD.run("vllm.install", _report_hooks, sources, missing)
+    except BaseException:
+        stack.close()  # a strict failure must not leave vLLM patched
+        raise
+    _INSTALL.update(depth=1, pid=os.getpid(), stack=stack)
+    return _release
+
+
+def _release() -> None:
+    """Undo one ``install``; the last one reports final counters/replays and restores vLLM."""
+    if _INSTALL["depth"] <= 0:
+        return
+    _INSTALL["depth"] -= 1
+    if _INSTALL["depth"]:
+        return
+    stack = _INSTALL.pop("stack", None)
+    try:
+        _state.GUARD.run("vllm.finish", runtime.report_replays)
+        _state.GUARD.run("vllm.finish", files.report_counters)
+    finally:
+        if stack is not None:
+            stack.close()
+
+
+def installed() -> bool:
+    """True while the vLLM observers are installed in this process."""
+    return bool(_INSTALL["depth"])
+
+
+__all__ = ["HOOKS", "install", "installed"]

@@ -1,0 +1,136 @@
+"""Observe ``VllmBackend.__call__`` and ``split_graph``: the Dynamo graph, its pieces, split ops.
+
+Stage 1 (instrument). ``VllmBackend.__call__`` gets the full Dynamo graph once per model prefix.
+``split_graph`` mutates that graph in place (``_decompose_size_nodes``), so the graph is described
+*before* the original runs. ``split_graph`` is a module global of ``vllm.compilation.backends``
+looked up at call time; wrapping it reports the pieces as soon as they exist, before vLLM compiles
+them. After the call, vLLM's own files (cache dir, ``cache_key_factors.json``,
+``computation_graph.py``, ``vllm_compile_cache.py``) and the ``compilation_counter`` deltas are
+reported (``files``). Every wrapper calls the original with the same arguments and returns its
+result unchanged; exceptions pass through untouched.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from compile_lens._fx import describe_nodes, describe_value, readable_code
+from compile_lens.instrument.vllm import _state, files
+from compile_lens.instrument.vllm._state import GUARD, emit
+
+
+def _compiler_name(backend: Any) -> str:
+    compiler = getattr(getattr(backend, "compiler_manager", None), "compiler", None)
+    return str(getattr(compiler, "name", "") or type(compiler).__name__)
+
+
+def _begin(backend: Any, graph: Any) -> _state.GraphInfo:
+    """Register the graph and describe it before vLLM splits (and mutates) it."""
+    info = _state.new_graph(prefix=str(getattr(backend, "prefix", "") or ""),
+                            is_encoder=bool(getattr(backend, "is_encoder", False)))
+    info.compiler = _compiler_name(backend)
+    config = getattr(backend, "vllm_config", None)
+    rank = getattr(getattr(config, "parallel_config", None), "rank", None)
+    info.rank = rank if isinstance(rank, int) else None
+    _state.BACKENDS[backend] = info
+    manager = getattr(backend, "compiler_manager", None)
+    if manager is not None:
+        _state.MANAGERS[manager] = info
+    splitting = list(getattr(getattr(backend, "compilation_config", None), "splitting_ops",
+                             None) or [])
+    payload = {
+        "graph_key": info.graph_key, "backend": f"vllm ({info.compiler})", "prefix": info.prefix,
+        "name": f"vllm:{info.prefix}" if info.prefix else "vllm", "code": readable_code(graph),
+        "nodes": describe_nodes(graph), "split_ops": [],
+        "splitting_ops": splitting, "is_encoder": info.is_encoder, "rank": info.rank,
+    }
+    emit("graph", payload)
+    return info
+
+
+def _finish(backend: Any, info: _state.GraphInfo) -> None:
+    """After vLLM compiled: its files, counters and the process description."""
+    manager = getattr(backend, "compiler_manager", None)
+    files.report_cache_files(info, manager)
+    files.report_counters()
+    files.note_prefix(info)
+
+
+def wrap_backend_call(original: Any) -> Any:
+    """Class-level wrapper of ``VllmBackend.__call__(self, graph, example_inputs)``."""
+
+    @functools.wraps(original)
+    def __call__(self: Any, graph: Any, example_inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        info = GUARD.run("vllm.backend.begin", _begin, self, graph)
+        token = _state.CURRENT_GRAPH.set(info)
+        try:
+            result = original(self, graph, example_inputs, *args, **kwargs)
+        finally:
+            _state.CURRENT_GRAPH.reset(token)
+        if info is not None:
+            GUARD.run("vllm.backend.finish", _finish, self, info)
+        return result
+
+    return __call__
+
+
+def _split_op_names(item_graph: Any, splitting_ops: list[str]) -> list[str]:
+    """The ops in a splitting submodule that vLLM split at (``ns::op`` names)."""
+    try:
+        from vllm.compilation.partition_rules import should_split
+    except ImportError:
+        should_split = None
+    names = []
+    for node in item_graph.graph.nodes:
+        if node.op != "call_function":
+            continue
+        if should_split is None or should_split(node, splitting_ops):
+            name = getattr(node.target, "_name", None) or str(node.target)
+            names.append(str(name))
+    return names
+
+
+def _piece_rows(items: list[Any], splitting_ops: list[str]) -> list[dict[str, Any]]:
+    rows, compiled = [], 0
+    for position, item in enumerate(items):
+        gm = item.graph
+        is_split = bool(item.is_splitting_graph)
+        inputs = [n for n in gm.graph.nodes if n.op == "placeholder"]
+        ops = _split_op_names(gm, splitting_ops) if is_split else []
+        rows.append({
+            "submod": str(item.submod_name), "index": position, "is_split_op": is_split,
+            "split_op": ", ".join(dict.fromkeys(ops)) or None,
+            "compiled_index": None if is_split else compiled,
+            "num_nodes": sum(1 for n in gm.graph.nodes if n.op not in ("placeholder", "output")),
+            "code": gm.code.strip(),
+            "input_shapes": [str(describe_value(n.meta.get("example_value",
+                                                            n.meta.get("val")))[0])
+                             for n in inputs],
+            "extra": {"graph_id": int(getattr(item, "graph_id", position))},
+        })
+        compiled += 0 if is_split else 1
+    return rows
+
+
+def _report_split(info: _state.GraphInfo, items: list[Any], splitting_ops: list[str]) -> None:
+    rows = _piece_rows(items, splitting_ops)
+    info.compiled_submods = [r["submod"] for r in rows if not r["is_split_op"]]
+    split_ops = sorted({op for r in rows if r["split_op"] for op in r["split_op"].split(", ")})
+    emit("split", {"graph_key": info.graph_key, "pieces": rows})
+    emit("graph", {"graph_key": info.graph_key, "split_ops": split_ops})
+
+
+def wrap_split_graph(original: Any) -> Any:
+    """Module-attribute wrapper of ``split_graph(graph, splitting_ops)``."""
+
+    @functools.wraps(original)
+    def split_graph(graph: Any, splitting_ops: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original(graph, splitting_ops, *args, **kwargs)
+        info = _state.CURRENT_GRAPH.get()
+        if info is not None:
+            GUARD.run("vllm.split_graph", _report_split, info, list(result[1]),
+                      list(splitting_ops or []))
+        return result
+
+    return split_graph

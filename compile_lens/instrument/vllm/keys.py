@@ -1,0 +1,127 @@
+"""The standalone AOTAutograd key of a vLLM piece, computed the way vLLM's adaptor would compile it.
+
+Stage 1 (instrument). What vLLM's proposed ``VLLM_DEBUG_COMPILE_CACHE_KEY`` does, without
+changing vLLM's code path: before ``CompilerManager.compile`` runs, compute
+``torch._inductor.standalone_compile.autograd_cache_key`` (torch ≥ 2.12) on a **deep copy** of the
+piece (vLLM donates the graph to Inductor, and only a copy gives the key ``standalone_compile``
+itself looks up, torch-hooks §4.2), with the same inputs and settings ``InductorStandaloneAdaptor``
+uses: ``dynamic_shapes`` (``from_example_inputs`` for a single size, else ``from_graph``), ``aot``
+(mega-artifact mode), the input fake mode, the Inductor config patches (vLLM's pass manager
+included) inside the manager's ``compile_context`` (the pass context the pass manager's ``uuid``
+reads), and vLLM's functorch settings plus ``autograd_cache_normalize_inputs``. The legacy key is
+captured during the real compile by the transparent ``autograd_cache_key`` wrapper of
+``compile_lens.backend.keys``; vLLM's own ``mock.patch`` wraps *our* wrapper and restores it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import inspect
+from collections.abc import Iterator
+from typing import Any
+
+from compile_lens.backend.keys import NO_STANDALONE_KEY_NOTE, standalone_key_api
+from compile_lens.instrument._patching import Patch, patched
+
+KEYED_COMPILERS = ("inductor_standalone",)
+"""Adaptors whose compile looks up an AOTAutograd key (``InductorAdaptor`` turns that cache off)."""
+
+
+def _split(result: Any) -> tuple[str | None, list[str]]:
+    if isinstance(result, tuple) and result:
+        lines = result[1] if len(result) > 1 and isinstance(result[1], list) else []
+        return (str(result[0]) if result[0] is not None else None), [str(x) for x in lines]
+    return (str(result) if result is not None else None), []
+
+
+def _fake_mode(example_inputs: list[Any]) -> Any:
+    from torch._subclasses.fake_tensor import FakeTensor
+
+    for value in example_inputs:
+        if isinstance(value, FakeTensor):
+            return value.fake_mode
+    return None
+
+
+def _inductor_patches(config: dict[str, Any], compile_range: Any) -> dict[str, Any]:
+    """vLLM's config patches for this range (its own ``set_inductor_config`` on a copy)."""
+    patches = dict(config or {})
+    try:
+        from vllm.compilation.compiler_interface import set_inductor_config
+    except ImportError:
+        return patches
+    set_inductor_config(patches, compile_range)
+    return patches
+
+
+def _functorch_patches() -> dict[str, Any]:
+    import torch
+
+    patches: dict[str, Any] = {}
+    try:
+        from vllm.compilation.compiler_interface import _get_vllm_functorch_config
+
+        patches.update(_get_vllm_functorch_config())
+    except ImportError:
+        pass
+    if hasattr(torch._functorch.config, "autograd_cache_normalize_inputs"):
+        patches["autograd_cache_normalize_inputs"] = True  # vLLM's dedup patch (PR #34003)
+    return patches
+
+
+def _uses_aot() -> bool:
+    try:
+        from vllm import envs
+    except ImportError:
+        return False
+    return bool(getattr(envs, "VLLM_USE_MEGA_AOT_ARTIFACT", False))
+
+
+@contextlib.contextmanager
+def _fake_mode_context(fn: Any, kwargs: dict[str, Any], mode: Any) -> Iterator[None]:
+    """Reuse the inputs' fake mode as vLLM's adaptor does (an argument, or its own patch)."""
+    if mode is None:
+        yield
+    elif "fake_mode" in inspect.signature(fn).parameters:
+        kwargs["fake_mode"] = mode
+        yield
+    else:
+        patch = Patch("torch._inductor.standalone_compile:FakeTensorMode",
+                      lambda _original: lambda *a, **k: mode,
+                      why="reuse the inputs' fake mode, as vLLM's InductorStandaloneAdaptor does")
+        with patched(patch):
+            yield
+
+
+def standalone_key(manager: Any, graph: Any, example_inputs: list[Any], config: dict[str, Any],
+                   compile_range: Any) -> tuple[str | None, list[str], str]:
+    """``(key, factor lines, note)`` for one piece × range; ``key`` is ``None`` with a reason.
+
+    Never raises for an unsupported piece: the reason goes into ``note``.
+    """
+    import torch
+
+    fn = standalone_key_api()
+    if fn is None:
+        return None, [], NO_STANDALONE_KEY_NOTE
+    single = getattr(compile_range, "start", 0) == getattr(compile_range, "end", 1)
+    dynamic_shapes = "from_example_inputs" if single else "from_graph"
+    kwargs: dict[str, Any] = {}
+    if "aot" in inspect.signature(fn).parameters:
+        kwargs["aot"] = _uses_aot()
+    mode = _fake_mode(example_inputs) if single else None
+    scope = getattr(manager, "compile_context", None)
+    try:
+        with contextlib.ExitStack() as stack:
+            if scope is not None:
+                stack.enter_context(scope(compile_range))
+            stack.enter_context(torch._inductor.config.patch(
+                _inductor_patches(config, compile_range)))
+            stack.enter_context(torch._functorch.config.patch(_functorch_patches()))
+            stack.enter_context(_fake_mode_context(fn, kwargs, mode))
+            result = fn(copy.deepcopy(graph), list(example_inputs), dynamic_shapes, **kwargs)
+    except Exception as exc:  # an uncacheable piece: say why, keep the real compile untouched
+        return None, [], f"standalone key unavailable: {type(exc).__name__}: {exc}"
+    key, lines = _split(result)
+    return key, lines, ""

@@ -1,0 +1,137 @@
+"""Observe vLLM's warm starts: the AOT model load and the "mega artifact" path.
+
+Stage 1 (instrument). With ``VLLM_USE_AOT_COMPILE`` (default on torch ≥ 2.10) vLLM saves the
+whole compiled model; with ``VLLM_USE_MEGA_AOT_ARTIFACT`` (default on torch ≥ 2.12) every piece's
+artifact is bundled into it. A warm start then runs **no** Dynamo, split, pass or
+``CompilerManager.compile``: ``reconstruct_serializable_fn_from_mega_artifact`` builds
+``PiecewiseBackend(graph=None, compiled_runnables=…)`` per piece (vllm-hooks §1.7). That is the only
+signal, so it is wrapped here and each piece × range is reported as ``loaded``, with the sha256 of
+its artifact bytes (vLLM's own content key, ``StandaloneCompiledArtifacts.submodule_bytes``). On a
+cold mega run the same hashes are reported when vLLM collects the artifacts for saving, so two runs
+can be compared artifact by artifact.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from typing import Any
+
+from compile_lens.instrument.vllm import _state, files
+from compile_lens.instrument.vllm._state import GUARD, emit
+from compile_lens.model.events import LOADED
+
+
+def _begin_mega(state: dict[str, Any], artifacts: Any) -> _state.GraphInfo:
+    info = _state.new_graph(prefix=str(state.get("prefix") or ""),
+                            is_encoder=bool(state.get("is_encoder", False)))
+    info.compiler = "inductor_standalone (mega artifact)"
+    hashes = {str(k): str(v) for k, v in (getattr(artifacts, "submodule_bytes", {}) or {}).items()}
+    compiled = [str(n) for n in artifacts.submodule_names()]
+    info.compiled_submods = compiled
+    submods = [str(n) for n in (state.get("submod_names") or compiled)]
+    emit("graph", {
+        "graph_key": info.graph_key, "backend": "vllm (mega artifact, warm start)",
+        "prefix": info.prefix, "name": f"vllm:{info.prefix} (loaded)",
+        "code": str(state.get("execution_code") or ""), "nodes": [], "split_ops": [],
+    })
+    rows, n = [], 0
+    for position, name in enumerate(submods):
+        is_split = name not in compiled
+        rows.append({"submod": name, "index": position, "is_split_op": is_split,
+                     "compiled_index": None if is_split else n})
+        n += 0 if is_split else 1
+    emit("split", {"graph_key": info.graph_key, "pieces": rows})
+    emit("note", {"message": "vLLM warm-started from its mega AOT artifact: nothing was traced, "
+                             "split or compiled; pieces are reported as loaded with the sha256 of "
+                             "their artifact bytes"})
+    _state.WARM.set((info, compiled, hashes))
+    return info
+
+
+def wrap_reconstruct(original: Any) -> Any:
+    """Module-attribute wrapper of ``reconstruct_serializable_fn_from_mega_artifact``."""
+
+    @functools.wraps(original)
+    def reconstruct(state: Any, standalone_compile_artifacts: Any, *args: Any,
+                    **kwargs: Any) -> Any:
+        token = _state.WARM.set(None)
+        try:
+            info = GUARD.run("vllm.warm_start", _begin_mega, state, standalone_compile_artifacts)
+            result = original(state, standalone_compile_artifacts, *args, **kwargs)
+        finally:
+            _state.WARM.reset(token)
+        if info is not None:
+            GUARD.run("vllm.warm_start.finish", _finish_mega, info)
+        return result
+
+    return reconstruct
+
+
+def _finish_mega(info: _state.GraphInfo) -> None:
+    files.report_counters()
+    files.note_prefix(info)
+
+
+def report_loaded_backend(backend: Any, owner: tuple[Any, str, int]) -> None:
+    """Report a ``PiecewiseBackend`` built from ``compiled_runnables``: each range was loaded."""
+    warm = _state.WARM.get()
+    index = owner[2]
+    if warm is not None:
+        info, compiled, hashes = warm
+        submod = compiled[index] if index < len(compiled) else owner[1]
+    else:
+        info, submod, hashes = owner[0] or _state.new_graph(), owner[1], {}
+    for compile_range in list(getattr(backend, "range_entries", {}) or {}):
+        where = {"graph_key": info.graph_key, "submod": submod,
+                 "size": _state.size_label(compile_range)}
+        emit("piece_start", where)
+        emit("piece_end", {**where, "outcome": LOADED, "seconds": 0.0, "graph_index": index,
+                           "artifact_sha256": hashes.get(f"{submod}_{compile_range}"),
+                           "prefix": info.prefix, "compiler": info.compiler,
+                           "note": "loaded from vLLM's mega AOT artifact"})
+
+
+def wrap_collect_artifacts(original: Any) -> Any:
+    """Class-level wrapper of ``VllmBackend.collect_standalone_compile_artifacts`` (cold mega)."""
+
+    @functools.wraps(original)
+    def collect_standalone_compile_artifacts(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original(self, *args, **kwargs)
+        GUARD.run("vllm.mega_artifacts", _report_hashes, self, result)
+        return result
+
+    return collect_standalone_compile_artifacts
+
+
+def _report_hashes(backend: Any, result: Any) -> None:
+    artifacts = result[0] if isinstance(result, tuple) and result else None
+    table = getattr(artifacts, "submodule_bytes", None)
+    info = _state.BACKENDS.get(backend)
+    if not table or info is None:
+        return
+    content = json.dumps({str(k): str(v) for k, v in table.items()}, sort_keys=True)
+    emit("vllm_artifact", {"graph_key": info.graph_key, "name": "mega_artifact_hashes",
+                           "path": "", "content": content, "prefix": info.prefix})
+
+
+def wrap_try_load_aot(original: Any) -> Any:
+    """Module-attribute wrapper of ``decorators._try_load_aot_compiled_fn(model, path)``."""
+
+    @functools.wraps(original)
+    def _try_load_aot_compiled_fn(model: Any, aot_compilation_path: Any, *args: Any,
+                                  **kwargs: Any) -> Any:
+        result = original(model, aot_compilation_path, *args, **kwargs)
+        GUARD.run("vllm.aot_load", _report_aot_load, str(aot_compilation_path),
+                  result is not None)
+        return result
+
+    return _try_load_aot_compiled_fn
+
+
+def _report_aot_load(path: str, loaded: bool) -> None:
+    emit("vllm_artifact", {"name": "aot_model", "path": path, "loaded": loaded,
+                           "exists": os.path.exists(path),
+                           "size": os.path.getsize(path) if os.path.exists(path) else 0})
+    files.report_counters()
