@@ -35,6 +35,8 @@ def graph_tab(record: TraceRecord) -> Any:
         state.update(graph=graph, drawing=d)
         picture.value = styled((hint(why) if why else "") + f'<div class="cl-graph">{svg}</div>')
         pick_piece.options = [(sections.piece_label(p), p.submod) for p in d.pieces]
+        first = next((p.submod for p in d.pieces if not p.is_split_op), None)
+        pick_piece.value = first if first is not None else pick_piece.value
         code.value = styled(
             code_block(graph.code or "(no code recorded)", summary="Dynamo graph code")
             + code_block(graph.bytecode_source or f"(not available: {graph.bytecode_note})",

@@ -33,6 +33,8 @@ def test_graph_tab_piece_picker_shows_the_piece(small_trace: Any) -> None:
     box = explorer_tabs.graph_tab(small_trace)
     picker = box.children[1].children[1].children[0]
     detail = box.children[1].children[1].children[1]
+    assert picker.value == "submod_0", "the first compiled piece is selected from the start"
+    assert "submod_0 (piece 0)" in detail.value
     picker.value = "submod_1"
     assert "split op" in detail.value
     assert "l0_sdpa" in detail.value
