@@ -23,6 +23,7 @@ Events and their payload fields (JSON objects; all optional unless marked):
 ``capture``     graph_key*, submod*, size* (int), seconds, memory_bytes
 ``replays``     graph_key*, counts* ({"submod|size": n})
 ``note``        message* (a degraded capability, said in plain words)
+``plain_key``   key*, lines, seconds (predicted key of a plain torch.compile graph; cross_check)
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ EVENT_NAMES = (
     "capture",
     "replays",
     "note",
+    "plain_key",
 )
 
 

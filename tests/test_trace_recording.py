@@ -97,3 +97,18 @@ def test_plain_torch_compile_is_one_piece_with_its_key(tmp_path, monkeypatch):
     assert len(t.record.key_lines[compile_.legacy_key]) > 100, "AOT factor lines are captured"
     assert "extern" in set(t.lowerings.kind)
     assert t.record.graphs[0].nodes[0].shape == "[8, 16]"
+
+
+def test_cross_check_predicts_plain_torch_compile_keys(tmp_path, monkeypatch):
+    """``compile_fx.autograd_cache_key`` predicts the real key of a default-Inductor compile."""
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))
+    torch._dynamo.reset()
+
+    def fn(x, w):
+        return torch.relu(x @ w) * 3
+
+    with compile_lens.trace(strict=True, cross_check=True) as t:
+        torch.compile(fn, options={"max_fusion_size": 8})(torch.randn(8, 16), torch.randn(16, 4))
+    (compile_,) = t.record.compiles
+    assert compile_.standalone_key and compile_.legacy_key
+    assert compile_.key_match is True, t.cross_check()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from compile_lens._events import PREFIX
-from compile_lens.instrument import graph_text, lowering, timing
+from compile_lens.instrument import gpu_lowering, graph_text, lowering, timing
 from compile_lens.instrument.raw import RawEvent
 from compile_lens.model import (
     CACHE_HIT,
@@ -51,6 +51,8 @@ class _Plain:
     """What the stream says about a graph compiled without a piece scope (plain torch.compile)."""
 
     legacy_key: str | None = None
+    predicted_key: str | None = None
+    key_seconds: float = 0.0
     cache_state: str = ""
     fx_keys: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -87,6 +89,7 @@ class TraceBuilder:
         self._cache_state: dict[Where, str] = {}
         self._captures: dict[tuple[Where, int], dict[str, Any]] = {}
         self._replays: dict[tuple[str, str, int], int] = {}
+        self._kernel_info: dict[Where, dict[str, dict[str, Any]]] = {}
         self.parts = Parts()
 
     # -- identity ---------------------------------------------------------------------------
@@ -144,6 +147,8 @@ class TraceBuilder:
                 self._fx_keys.setdefault(where, []).append(str(body["key"]))
         elif name == "compilation_metrics" and event.compile_id:
             self._on_metrics(event)
+        elif name == "artifact:triton_kernel_info":
+            self._on_kernel_info(event)
 
     def _on_compile_lens(self, event: RawEvent, kind: str) -> None:
         body = event.json_payload()
@@ -195,6 +200,16 @@ class TraceBuilder:
             end_s=event.t - self.t0, graph_id=where[0], submod=where[1], size=where[2],
             process=event.process))
 
+    def _cl_plain_key(self, event: RawEvent, body: dict[str, Any]) -> None:
+        where = self._where(event)
+        if where is None or not body.get("key"):
+            return
+        plain = self._plain.setdefault(where[0], _Plain())
+        plain.predicted_key = str(body["key"])
+        plain.key_seconds = float(body.get("seconds") or 0.0)
+        if isinstance(body.get("lines"), list) and body["lines"]:
+            self.parts.key_lines.setdefault(plain.predicted_key, [str(x) for x in body["lines"]])
+
     def _cl_key_lines(self, event: RawEvent, body: dict[str, Any]) -> None:
         key, lines = body.get("key"), body.get("lines")
         if key and isinstance(lines, list):
@@ -216,6 +231,17 @@ class TraceBuilder:
         for label, count in (body.get("counts") or {}).items():
             submod, _, size = str(label).partition("|")
             self._replays[(g.id, submod, int(size or 0))] = int(count)
+
+    def _cl_autotune(self, event: RawEvent, body: dict[str, Any]) -> None:
+        where = self._where(event)
+        if where is not None:
+            self.parts.lowerings.append(gpu_lowering.autotune_row(where, body, event.compile_id))
+
+    def _on_kernel_info(self, event: RawEvent) -> None:
+        where = self._where(event)
+        if where is not None:
+            info = gpu_lowering.kernel_info(event.json_payload())
+            self._kernel_info.setdefault(where, {}).update(info)
 
     def _cl_note(self, event: RawEvent, body: dict[str, Any]) -> None:
         message = str(body.get("message", ""))
@@ -291,7 +317,10 @@ class TraceBuilder:
                 graph_id=where[0], submod=where[1], size=size,
                 seconds=float(body.get("seconds") or 0.0),
                 memory_bytes=int(body.get("memory_bytes") or 0),
-                replays=self._replays.get((where[0], where[1], size), 0)))
+                replays=self._replays.get((where[0], where[1], size), 0),
+                extra={k: v for k, v in body.items() if k not in _CAPTURE_FIELDS}))
+        self.parts.lowerings = gpu_lowering.attach_kernel_info(self.parts.lowerings,
+                                                               self._kernel_info)
         return self.parts
 
     def _finish_graph(self, g: _Graph) -> None:
@@ -317,11 +346,15 @@ class TraceBuilder:
             self.parts.compiles.append(PieceCompile(
                 graph_id=g.id, submod=WHOLE_GRAPH, size=GENERAL_SIZE,
                 outcome=CACHE_HIT if plain.cache_state == "hit" else COMPILED,
-                legacy_key=plain.legacy_key, seconds=plain.seconds, start_s=plain.start_s,
+                legacy_key=plain.legacy_key, standalone_key=plain.predicted_key,
+                key_match=(plain.legacy_key == plain.predicted_key)
+                if plain.legacy_key and plain.predicted_key else None,
+                key_seconds=plain.key_seconds, seconds=plain.seconds, start_s=plain.start_s,
                 compile_id=g.compile_id, fx_keys=self._fx_keys.pop(where, []),
                 cache_state=plain.cache_state))
 
 
+_CAPTURE_FIELDS = {"graph_key", "submod", "size", "seconds", "memory_bytes"}
 _PIECE_END_FIELDS = {
     "graph_key", "submod", "size", "outcome", "legacy_key", "standalone_key", "dedup_of",
     "seconds", "key_seconds", "artifact_path", "note",

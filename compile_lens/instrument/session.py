@@ -22,7 +22,7 @@ from typing import Any
 from compile_lens import _session
 from compile_lens.api import Trace
 from compile_lens.errors import CompileLensError
-from compile_lens.instrument import hooks, runinfo
+from compile_lens.instrument import hooks, plain_keys, runinfo
 from compile_lens.instrument.issues import IssueLog
 from compile_lens.instrument.merge import read_session_dir
 from compile_lens.instrument.raw import ListSink, RawEvent
@@ -83,7 +83,8 @@ def trace(
     counters_before = _counters()
     options = {"cross_check": cross_check, "strict": strict}
     with _timed(overhead, "install"):
-        _install(undo, issues, handler, code_objects if bytecode else None, session_dir)
+        _install(undo, issues, handler, code_objects if bytecode else None, session_dir,
+                 cross_check)
     previous = _session.activate(_session.SessionOptions(cross_check=cross_check, strict=strict))
     try:
         yield result
@@ -105,7 +106,8 @@ def trace(
 
 
 def _install(undo: list[Callable[[], None]], issues: IssueLog, handler: StructuredTraceHandler,
-             code_objects: list[tuple[str, Any]] | None, session_dir: str) -> None:
+             code_objects: list[tuple[str, Any]] | None, session_dir: str,
+             cross_check: bool) -> None:
     """Install every observer; each failure is an issue (or raises when strict)."""
     undo.append(_set_env(SESSION_DIR_ENV, session_dir))
     steps: list[tuple[str, Callable[[], Callable[[], None]]]] = [
@@ -114,6 +116,8 @@ def _install(undo: list[Callable[[], None]], issues: IssueLog, handler: Structur
     ]
     if code_objects is not None:
         steps.append(("bytecode_hook", lambda: hooks.install_bytecode_hook(code_objects)))
+    if cross_check:
+        steps.append(("plain_key", lambda: plain_keys.install(issues.record)))
     if "vllm" in sys.modules:
         steps.append(("vllm", lambda: _vllm_install(issues.strict)))
     for name, install in steps:
