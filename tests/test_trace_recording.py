@@ -16,7 +16,8 @@ def test_graph_node_table_has_shapes_dynamic_dims_and_module_paths(demo_traced):
     assert graph.compile_id == "0/0" and graph.name == "forward"
     nodes = t.nodes
     ids = nodes[nodes.name == "l_input_ids_"].iloc[0]
-    assert ids.shape.startswith("[s") and ids.dynamic_dims == [0] and ids.dtype == "int64"
+    assert ids["shape"].startswith("[s") and ids["dynamic_dims"] == [0]
+    assert ids["dtype"] == "int64"
     assert any(p.startswith("layers.1.") for p in nodes.module_path)
     sdpa = nodes[nodes.target.str.contains("scaled_dot_product_attention")]
     assert len(sdpa) == 3
