@@ -143,12 +143,30 @@ def compare(
     return EntryDiff(label, sources[0], sources[1], hashes, causes, noise, pieces, counts)
 
 
+def _suffix(label: str) -> str:
+    return "/".join(label.split("/")[-2:])
+
+
 def _pairs(sa: FactorSet, sb: FactorSet) -> list[tuple[str, FactorDump | None, FactorDump | None]]:
+    """Pair entries: the only ones, else by label, else by ``rank/prefix`` when that is unique."""
     if len(sa.entries) == 1 and len(sb.entries) == 1:
         (la, a), (lb, b) = next(iter(sa.entries.items())), next(iter(sb.entries.items()))
         return [(la if la == lb else f"{la} ↔ {lb}".strip(" ↔"), a, b)]
-    labels = sorted(sa.entries.keys() | sb.entries.keys())
-    return [(lab, sa.entries.get(lab), sb.entries.get(lab)) for lab in labels]
+    pairs = [
+        (lab, sa.entries[lab], sb.entries[lab])
+        for lab in sorted(sa.entries.keys() & sb.entries.keys())
+    ]
+    rest_a = sorted(sa.entries.keys() - sb.entries.keys())
+    rest_b = sorted(sb.entries.keys() - sa.entries.keys())
+    for la in list(rest_a):
+        same = [lb for lb in rest_b if _suffix(lb) == _suffix(la)]
+        if len(same) == 1 and sum(_suffix(x) == _suffix(la) for x in rest_a) == 1:
+            pairs.append((f"{la} ↔ {same[0]}", sa.entries[la], sb.entries[same[0]]))
+            rest_a.remove(la)
+            rest_b.remove(same[0])
+    pairs += [(lab, sa.entries[lab], None) for lab in rest_a]
+    pairs += [(lab, None, sb.entries[lab]) for lab in rest_b]
+    return pairs
 
 
 def diff(a: Any, b: Any, *, redact: bool = True) -> Diff:

@@ -50,11 +50,15 @@ def factors_to_json(dump: FactorDump, *, indent: int | None = 1) -> str:
     return json.dumps(body, indent=indent, sort_keys=True, default=str)
 
 
-def save_factors(dump: FactorDump, path: str | os.PathLike[str]) -> Path:
-    """Write ``dump`` to ``path`` (parents created); returns the path."""
+def save_factors(dump: FactorDump, path: str | os.PathLike[str], *, redact: bool = True) -> Path:
+    """Write ``dump`` to ``path`` (parents created); returns the path.
+
+    Secret-looking env values are redacted unless ``redact=False`` (even in a dump collected with
+    ``redact=False``: writing secrets to a file takes a second, explicit opt-out).
+    """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(factors_to_json(dump), encoding="utf-8")
+    p.write_text(factors_to_json(_redacted(dump) if redact else dump), encoding="utf-8")
     return p
 
 

@@ -22,8 +22,11 @@ VARIANTS = ("base", "noise", "inductor", "functorch", "env", "edit")
 
 
 def _clean_env(cache_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("TORCHINDUCTOR_", "TORCH_COMPILE", "TORCHDYNAMO_", "TORCH_LOGS"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TORCHINDUCTOR_", "TORCH_COMPILE", "TORCHDYNAMO_", "TORCH_LOGS"))
+    }
     env.update(TORCHINDUCTOR_CACHE_DIR=str(cache_dir), PYTHONDONTWRITEBYTECODE="1")
     return env
 
@@ -48,8 +51,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "base": _run(mod_a, root / "base.json", shared),
         "noise": _run(mod_b, root / "noise.json", _clean_env(root / "inductor_cache_b")),
         "inductor": _run(mod_a, root / "inductor.json", shared, "--inductor", "max_fusion_size=32"),
-        "functorch": _run(mod_a, root / "functorch.json", shared,
-                          "--functorch", "activation_memory_budget=0.5"),
+        "functorch": _run(
+            mod_a, root / "functorch.json", shared, "--functorch", "activation_memory_budget=0.5"
+        ),
         "env": _run(mod_a, root / "env.json", {**shared, "TORCHINDUCTOR_SIZE_ASSERTS": "0"}),
     }
     (mod_a / "tinymod.py").write_text(EDITED)

@@ -49,8 +49,13 @@ def test_env_var_named_first_with_its_config_effect(runs):
     d = compile_lens.diff(runs["base"], runs["env"])
     first, second = d.causes[0], d.causes[1]
     assert (first.layer, first.name, first.old, first.new) == (
-        "env", "TORCHINDUCTOR_SIZE_ASSERTS", None, "0")
-    assert "size_asserts" in first.effect and "every piece recompiles" in first.effect
+        "env",
+        "TORCHINDUCTOR_SIZE_ASSERTS",
+        None,
+        "0",
+    )
+    assert "size_asserts" in first.effect
+    assert "every piece recompiles" in first.effect
     assert (second.name, second.explained_by) == ("inductor.size_asserts", first.name)
     assert any("inductor_config[size_asserts]" in ev for ev in second.evidence)
     assert _primary(d) == ["TORCHINDUCTOR_SIZE_ASSERTS"]
@@ -59,12 +64,14 @@ def test_env_var_named_first_with_its_config_effect(runs):
 def test_edited_source_named_first(runs):
     d = compile_lens.diff(runs["base"], runs["edit"])
     first = d.causes[0]
-    assert first.layer == "code" and first.name.endswith("tinymod.py")
+    assert first.layer == "code"
+    assert first.name.endswith("tinymod.py")
     assert first.kind == "changed"
     assert any("`gm`" in ev for ev in first.evidence)
     assert _primary(d) == [first.name]
     gm = [line for p in d.entries[0].pieces for line in p.lines if line.name == "gm"]
-    assert gm and ".t()" in gm[0].new
+    assert gm
+    assert ".t()" in gm[0].new
 
 
 def test_traces_in_memory_diff_like_files(runs):
@@ -72,3 +79,17 @@ def test_traces_in_memory_diff_like_files(runs):
     d = compile_lens.diff(a, b)
     assert d.causes[0].name == "inductor.max_fusion_size"
     assert d.entries[0].counts == {"pieces": (1, 1), "unique keys": (1, 1)}
+
+
+def test_cli_exit_codes_on_real_traces(runs, capsys):
+    from compile_lens.views.diff import cli_diff
+
+    assert cli_diff(str(runs["base"]), str(runs["noise"]), None) == 0
+    assert cli_diff(str(runs["base"]), str(runs["inductor"]), None) == 1
+    assert "inductor.max_fusion_size" in capsys.readouterr().out
+
+
+def test_html_of_a_real_trace_diff_is_deterministic(runs):
+    page = compile_lens.diff(runs["base"], runs["edit"]).to_html()
+    assert page == compile_lens.diff(runs["base"], runs["edit"]).to_html()
+    assert "gm: graph code diff" in page
