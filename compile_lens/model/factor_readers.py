@@ -161,11 +161,13 @@ def load_factors(source: Any, *, redact: bool = True, name: str = "") -> FactorS
         return source
     if isinstance(source, FactorDump):
         dump = _redacted(source) if redact else source
-        return FactorSet(name=name or f"factors ({source.source})", entries={"": dump})
+        label = f"{name} (factors from {source.source})" if name else f"factors ({source.source})"
+        return FactorSet(name=label, entries={"": dump})
     record = getattr(source, "record", source)
     if isinstance(record, TraceRecord):
-        dump = trace_dump(record, name or "trace")
-        return FactorSet(name=name or "trace", entries={"": _redacted(dump) if redact else dump})
+        label = f"{name} (trace)" if name else "trace"
+        dump = trace_dump(record, label)
+        return FactorSet(name=label, entries={"": _redacted(dump) if redact else dump})
     if isinstance(source, str | os.PathLike):
         return _read_path(Path(source), redact=redact)
     msg = f"cannot compare a {type(source).__name__}; pass {ACCEPTED}"

@@ -44,26 +44,48 @@ def _change_lines(n: int, c: Any, indent: str = "  ") -> list[str]:
     return out
 
 
-def _piece_lines(e: Any) -> list[str]:
-    changed = [p for p in e.pieces if p.kind and not p.same]
-    lines = []
-    if e.counts:
-        pieces, unique = e.counts.get("pieces", (0, 0)), e.counts.get("unique keys", (0, 0))
-        moved = len({(p.a, p.b) for p in changed})
-        kinds = ", ".join(sorted({p.kind for p in changed}))
-        matched = len({(p.a, p.b) for p in e.pieces if p.a and p.b})
-        lines.append(
-            f"Pieces: {pieces[0]} vs {pieces[1]} (unique keys {unique[0]} vs {unique[1]}); "
-            f"keys changed in {moved} of {matched} matched piece(s)" + (f" ({kinds})" if kinds else "")
-        )
-    for p in [*changed, *(p for p in e.pieces if not p.kind)][:_MAX_PIECE_ROWS]:
-        name = p.a or p.b
-        keys = f" {p.kind} {short(p.old_key, 14)} → {short(p.new_key, 14)}" if p.kind else ""
-        lines.append(f"  {name}{keys}" + (f"  [{p.note}]" if p.note else ""))
-        for line in p.lines[:12]:
-            lines.append(f"      {line.name}: {_q(line.old)} → {_q(line.new)}")
+def _piece_header(e: Any, changed: list[Any]) -> str:
+    pieces, unique = e.counts.get("pieces", (0, 0)), e.counts.get("unique keys", (0, 0))
+    moved = len({(p.a, p.b) for p in changed})
+    kinds = ", ".join(sorted({p.kind for p in changed}))
+    matched = len({(p.a, p.b) for p in e.pieces if p.a and p.b})
+    return (
+        f"Pieces: {pieces[0]} vs {pieces[1]} (unique keys {unique[0]} vs {unique[1]}); "
+        f"keys changed in {moved} of {matched} matched piece(s)" + (f" ({kinds})" if kinds else "")
+    )
+
+
+def _factor_lines(group: list[Any]) -> list[str]:
+    out: list[str] = []
+    seen: set[str] = set()
+    for p in group:
+        for line in p.lines:
+            if line.name in seen or len(seen) >= 12:
+                continue
+            seen.add(line.name)
             if line.name.split("[")[0] == "gm" and line.old and line.new:
-                lines.extend("        " + t for t in unified(line.old, line.new).splitlines()[:16])
+                out.append(f"      {line.name} (the traced graph's code):")
+                out.extend("        " + t for t in unified(line.old, line.new).splitlines()[:16])
+            else:
+                out.append(f"      {line.name}: {_q(line.old)} → {_q(line.new)}")
+    return out
+
+
+def _piece_lines(e: Any) -> list[str]:
+    """One line per changed piece (its keys per kind), then the factor lines that differ."""
+    changed = [p for p in e.pieces if p.kind and not p.same]
+    lines = [_piece_header(e, changed)] if e.counts else []
+    groups: dict[tuple[str, str], list[Any]] = {}
+    for p in [*changed, *(p for p in e.pieces if not p.kind)]:
+        groups.setdefault((p.a, p.b), []).append(p)
+    for (a, b), group in list(groups.items())[:_MAX_PIECE_ROWS]:
+        keys = ", ".join(
+            f"{p.kind} {short(p.old_key, 14)} → {short(p.new_key, 14)}" for p in group if p.kind
+        )
+        notes = sorted({p.note for p in group if p.note and not p.kind})
+        detail = keys or "; ".join(notes)
+        lines.append(f"  {a or b}: {detail}")
+        lines.extend(_factor_lines(group))
     return lines
 
 
