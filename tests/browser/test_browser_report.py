@@ -91,3 +91,24 @@ def test_fallback_layout_without_dot_renders(browser: Any, tmp_path: Path) -> No
     page.locator('.cl-graph g[data-piece="submod_2"]').click()
     assert page.locator(".cl-piece-detail.cl-shown").get_attribute("data-piece") == "submod_2"
     _assert_clean(log)
+
+
+DEMO = Path(__file__).resolve().parents[1] / "fixtures" / "traces" / "demo.json"
+
+
+@pytest.mark.skipif(not DEMO.exists(), reason="tests/fixtures/traces/demo.json not recorded yet")
+def test_real_demo_report(browser: Any, tmp_path: Path, shots: Path) -> None:
+    from compile_lens.model import read_trace
+
+    path = tmp_path / "demo.html"
+    record = read_trace(DEMO)
+    write_html(record, path)
+    page, log = open_page(browser)
+    page.goto(path.as_uri())
+    page.wait_for_selector(".plotly-graph-div .main-svg")
+    assert page.locator("details.cl-section").count() == SECTIONS
+    first = next(p for p in record.pieces if not p.is_split_op)
+    assert page.locator(".cl-piece-detail.cl-shown").get_attribute("data-piece") == first.submod
+    page.screenshot(path=str(shots / "report-demo.png"))
+    page.locator("details.cl-section").nth(1).screenshot(path=str(shots / "report-demo-graph.png"))
+    _assert_clean(log)
