@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 from typing import Any
 
 from compile_lens.errors import TraceFormatError
 from compile_lens.model.factors import FactorDump, PieceKeys
 from compile_lens.model.trace import TraceRecord
+from compile_lens.model.vllm_factors import FACTORS_FILE, is_vllm_factors, location, vllm_dump
 
 _STR_MAPS = ("env", "code", "system", "hashes")
 
@@ -98,9 +100,52 @@ def _keys(compile_: Any) -> dict[str, str]:
     return keys
 
 
+def _vllm_files(record: TraceRecord) -> list[tuple[str, FactorDump]]:
+    """``(rank/prefix, dump)`` for every ``cache_key_factors.json`` a vLLM trace kept."""
+    out = []
+    for art in sorted(record.artifacts, key=lambda a: (a.path, a.process)):
+        if art.name != FACTORS_FILE or not art.content:
+            continue
+        try:
+            data = json.loads(art.content)
+        except (ValueError, RecursionError):
+            continue
+        if is_vllm_factors(data):
+            where = location(Path(art.path))
+            label = f"{where['rank']}/{where['prefix']}" if where else art.path
+            out.append((label, vllm_dump(data, f"{art.path} (in trace)", path=Path(art.path))))
+    return out
+
+
+def merge_vllm(base: FactorDump, record: TraceRecord) -> FactorDump:
+    """Add vLLM's hashes and env factors (from the trace's ``cache_key_factors.json``) to ``base``.
+
+    The first file's hashes keep their plain names (``env``, ``config``, ``code``, ``compiler``,
+    ``dir``); further prefixes get ``"<name> (rank_0_0/eagle_head)"``.
+    """
+    files = _vllm_files(record)
+    if not files:
+        return base
+    hashes, env, affects = dict(base.hashes), dict(base.env), dict(base.env_affects)
+    config = dict(base.config)
+    for i, (label, dump) in enumerate(files):
+        suffix = "" if i == 0 else f" ({label})"
+        hashes.update({f"{k}{suffix}": v for k, v in dump.hashes.items()})
+        for name, value in dump.env.items():
+            env.setdefault(name, value)
+            affects[name] = sorted({*affects.get(name, []), "vllm.env_hash"})
+        if i == 0 and "vllm" in dump.config:
+            config.setdefault("vllm", dump.config["vllm"])
+    redacted = sorted({*base.redacted, *(n for _, d in files for n in d.redacted)})
+    return dataclasses.replace(
+        base, hashes=hashes, env=env, env_affects=affects, config=config, redacted=redacted
+    )
+
+
 def trace_dump(record: TraceRecord, source: str = "trace") -> FactorDump:
     """Run factors plus per-piece keys and factor lines of a trace, as one ``FactorDump``."""
     base = validate_dump(record.factors, source) if record.factors else FactorDump(source="trace")
+    base = merge_vllm(base, record)
     if not record.compiles:
         return base
     by_id = {(p.graph_id, p.submod): p for p in record.pieces}

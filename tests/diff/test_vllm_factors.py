@@ -118,3 +118,20 @@ def test_secret_env_value_never_shown_unless_asked(tmp_path):
         assert "<redacted" in text or "&lt;redacted" in text
     shown = compile_lens.diff(a, b, redact=False)
     assert secret_b in str(shown)
+
+
+def test_trace_carrying_vllm_factor_file_gets_vllm_hashes():
+    from compile_lens.model import Artifact, TraceRecord
+    from compile_lens.model.trace_factors import trace_dump
+
+    def record(variant: str) -> TraceRecord:
+        path = _file("legacy", variant)
+        art = Artifact(name="cache_key_factors.json", path=str(path), content=path.read_text())
+        return TraceRecord(artifacts=[art])
+
+    dump = trace_dump(record("base"))
+    assert dump.hashes["dir"] == "edb465168a"
+    assert dump.env_affects["VLLM_LOG_BATCHSIZE_INTERVAL"] == ["vllm.env_hash"]
+    d = compile_lens.diff(record("base"), record("env"))
+    assert [h.name for h in d.entries[0].hashes] == ["env", "dir"]
+    assert d.causes[0].name == "VLLM_LOG_BATCHSIZE_INTERVAL"
