@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,12 +41,25 @@ def cache_listing(directory: Path) -> list[str]:
                   if p.is_file() and p.relative_to(directory).parts[0] in keep)
 
 
-def run_demo_model(root: Path, *, traced: bool, layers: int = LAYERS, **trace_kw: Any) -> DemoRun:
-    """Compile the demo model cold in ``root`` (its own Inductor + artifact caches)."""
+@contextlib.contextmanager
+def inductor_cache(directory: Path | str) -> Iterator[None]:
+    """Point Inductor's caches at ``directory`` for the block; reset Dynamo on both ends."""
     previous = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
-    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(root / "inductor")
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(directory)
     torch._dynamo.reset()
     try:
+        yield
+    finally:
+        torch._dynamo.reset()
+        if previous is None:
+            os.environ.pop("TORCHINDUCTOR_CACHE_DIR", None)
+        else:
+            os.environ["TORCHINDUCTOR_CACHE_DIR"] = previous
+
+
+def run_demo_model(root: Path, *, traced: bool, layers: int = LAYERS, **trace_kw: Any) -> DemoRun:
+    """Compile the demo model cold in ``root`` (its own Inductor + artifact caches)."""
+    with inductor_cache(root / "inductor"):
         model = demo_model.build(layers=layers)
         backend = compile_lens.piecewise(compile_sizes=SIZES, cache_dir=str(root / "artifacts"))
         compiled = torch.compile(model, backend=backend)
@@ -59,12 +74,6 @@ def run_demo_model(root: Path, *, traced: bool, layers: int = LAYERS, **trace_kw
             for n in CHECK_SIZES:
                 ids, pos = demo_model.example_inputs(n, mark_dynamic=False)
                 outputs[n], eager[n] = compiled(ids, pos), model(ids, pos)
-    finally:
-        torch._dynamo.reset()
-        if previous is None:
-            os.environ.pop("TORCHINDUCTOR_CACHE_DIR", None)
-        else:
-            os.environ["TORCHINDUCTOR_CACHE_DIR"] = previous
     return DemoRun(
         root=root, trace=t, outputs=outputs, eager=eager, backend=backend,
         inductor_entries=cache_listing(root / "inductor"),

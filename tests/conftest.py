@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import _runs  # noqa: E402
+import _runs
 
 
 @pytest.fixture(autouse=True)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import pytest
 import torch
+from _runs import inductor_cache
 
 import compile_lens
 from compile_lens import demo_model
@@ -17,19 +17,10 @@ pytestmark = pytest.mark.inductor
 
 def _traced_compile(backend: PiecewiseBackend, layers: int, inductor_dir: str,
                     **trace_kw: Any) -> compile_lens.Trace:
-    previous = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
-    os.environ["TORCHINDUCTOR_CACHE_DIR"] = inductor_dir
-    torch._dynamo.reset()
-    try:
+    with inductor_cache(inductor_dir):
         compiled = torch.compile(demo_model.build(layers=layers), backend=backend)
         with torch.no_grad(), compile_lens.trace(strict=True, **trace_kw) as t:
             compiled(*demo_model.example_inputs(8))
-    finally:
-        torch._dynamo.reset()
-        if previous is None:
-            os.environ.pop("TORCHINDUCTOR_CACHE_DIR", None)
-        else:
-            os.environ["TORCHINDUCTOR_CACHE_DIR"] = previous
     return t
 
 

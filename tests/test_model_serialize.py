@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
@@ -84,10 +85,8 @@ def test_missing_file_and_directory(tmp_path):
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=300))
 def test_loader_never_crashes_on_junk(junk):
-    try:
+    with contextlib.suppress(TraceFormatError):  # anything else fails the test
         trace_from_json(junk)
-    except TraceFormatError:
-        pass
 
 
 @settings(max_examples=100, deadline=None)

@@ -5,6 +5,7 @@ These use real ``torch.compile`` with ``backend="eager"`` (no Inductor), so they
 
 from __future__ import annotations
 
+import functools
 import logging
 import warnings
 
@@ -34,13 +35,13 @@ class Boom(Exception):
     pass
 
 
-class NotAnException(BaseException):  # noqa: N818 - stands in for vLLM's StopCompiling
+class NotAnException(BaseException):
     pass
 
 
 def test_patched_restores_on_exception():
     original = _patching.current(LEGACY_TARGET)
-    with pytest.raises(Boom), patched(Patch(LEGACY_TARGET, lambda orig: lambda *a: orig(*a))):
+    with pytest.raises(Boom), patched(Patch(LEGACY_TARGET, functools.partial)):
         assert _patching.current(LEGACY_TARGET) is not original
         raise Boom
     assert _patching.current(LEGACY_TARGET) is original
