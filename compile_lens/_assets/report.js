@@ -47,6 +47,13 @@
     if (th) { sortTable(th); return; }
     var g = t.closest && t.closest(".cl-graph [data-piece]");
     if (g) { selectPiece(g.closest(".cl-body") || document, g.getAttribute("data-piece")); return; }
+    var zoom = t.closest && t.closest("[data-zoom]");
+    if (zoom) {
+      var row = zoom.parentElement.nextElementSibling;  /* the graph row follows the button */
+      var box = row && row.querySelector(".cl-graph");
+      if (box) { zoom.textContent = box.classList.toggle("cl-natural") ? "fit to width" : "actual size"; }
+      return;
+    }
     var btn = t.closest && t.closest("[data-fold]");
     if (btn) {
       var open = btn.getAttribute("data-fold") === "open";

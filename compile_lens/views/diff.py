@@ -129,7 +129,7 @@ def _sections(d: Any) -> list[tuple[str, str]]:
     summary = h.cards(
         [
             ("entries", len(d.entries)),
-            ("causes", len(d.causes)),
+            ("causes", sum(1 for c in d.causes if not c.explained_by)),
             ("keys agree", "yes" if d.equal else "no"),
         ]
     )

@@ -10,6 +10,12 @@ from typing import Any
 from compile_lens.views import _html as h
 from compile_lens.views.diff_rows import short, unified
 
+ABSENT = "(absent)"
+
+
+def _v(value: str | None) -> str:
+    return ABSENT if value is None else str(short(value))
+
 _MAX_PIECES = 60
 
 
@@ -21,7 +27,7 @@ def _causes(e: Any) -> str:
         num = f"↳ {n}" if c.explained_by else str(n)
         effect = c.effect + (f" (because {c.explained_by})" if c.explained_by else "")
         rows.append(
-            [num, c.layer, c.name, short(c.old), short(c.new), effect, "; ".join(c.evidence)]
+            [num, c.layer, c.name, _v(c.old), _v(c.new), effect, "; ".join(c.evidence)]
         )
     return h.table(
         ["#", "layer", "factor", "run A", "run B", "effect", "evidence"], rows, sortable=False
@@ -36,7 +42,7 @@ def _hashes(e: Any) -> str:
 def _piece(p: Any) -> str:
     if not p.lines:
         return h.hint(p.note or "no factor lines recorded")
-    rows = [[line.name, short(line.old), short(line.new)] for line in p.lines]
+    rows = [[line.name, _v(line.old), _v(line.new)] for line in p.lines]
     body = h.table(["factor line", "run A", "run B"], rows, sortable=False)
     for line in p.lines:
         if line.name.split("[")[0] == "gm" and line.old and line.new:
@@ -77,13 +83,13 @@ def _pieces(e: Any) -> str:
     )
     details = "".join(
         h.fold(f"{p.a or p.b}: {p.kind} key lines that differ", _piece(p))
-        for p in [q for q in e.pieces if q.kind and not q.same][:_MAX_PIECES]
+        for p in [q for q in e.pieces if q.kind and not q.same and q.lines][:_MAX_PIECES]
     )
     return head + table + details
 
 
 def _noise(e: Any) -> str:
-    rows = [[c.layer, c.name, short(c.old), short(c.new), c.effect] for c in e.noise]
+    rows = [[c.layer, c.name, _v(c.old), _v(c.new), c.effect] for c in e.noise]
     return h.table(
         ["layer", "factor", "run A", "run B", "why it does not matter"], rows, sortable=False
     )

@@ -60,76 +60,74 @@ def verdict(d: Any) -> str:
     return f"The cache keys differ: {', '.join(parts)}{first}."
 
 
+def _row(
+    entry: str,
+    section: str,
+    layer: str,
+    name: str,
+    change: str,
+    old: Any,
+    new: Any,
+    effect: str,
+    evidence: str = "",
+    in_key: bool | None = True,
+) -> dict[str, Any]:
+    values = (entry, section, layer, name, change, old, new, in_key, effect, evidence)
+    return dict(zip(COLUMNS, values, strict=True))
+
+
 def _change_row(label: str, section: str, c: Any) -> dict[str, Any]:
     effect = c.effect + (f" (because {c.explained_by})" if c.explained_by else "")
-    return {
-        "entry": label,
-        "section": section,
-        "layer": c.layer,
-        "name": c.name,
-        "change": c.kind,
-        "old": short(c.old),
-        "new": short(c.new),
-        "in_key": c.in_key,
-        "effect": effect,
-        "evidence": "; ".join(c.evidence),
-    }
+    return _row(
+        label,
+        section,
+        c.layer,
+        c.name,
+        c.kind,
+        short(c.old),
+        short(c.new),
+        effect,
+        "; ".join(c.evidence),
+        c.in_key,
+    )
+
+
+def _piece_row(label: str, p: Any) -> dict[str, Any]:
+    names = ", ".join(line.name for line in p.lines[:8])
+    effect = p.note or f"{len(p.lines)} factor line(s) differ"
+    return _row(
+        label,
+        "piece",
+        p.kind or "piece",
+        p.a or p.b,
+        "changed" if p.kind else p.note,
+        p.old_key,
+        p.new_key,
+        effect,
+        names,
+    )
 
 
 def entry_rows(e: Any) -> list[dict[str, Any]]:
     """Rows for one entry: hashes, causes (explained ones marked), pieces, noise."""
-    rows: list[dict[str, Any]] = []
     if e.only_in:
         side = "A" if e.only_in == "a" else "B"
-        rows.append(
-            {
-                "entry": e.label,
-                "section": "entry",
-                "layer": "",
-                "name": e.label,
-                "change": f"only in {side}",
-                "old": None,
-                "new": None,
-                "in_key": True,
-                "effect": "nothing to compare it with",
-                "evidence": "",
-            }
-        )
-        return rows
-    for x in e.hashes:
-        rows.append(
-            {
-                "entry": e.label,
-                "section": "hash",
-                "layer": "hash",
-                "name": x.name,
-                "change": "changed",
-                "old": x.old,
-                "new": x.new,
-                "in_key": True,
-                "effect": x.effect,
-                "evidence": "",
-            }
-        )
-    for c in e.causes:
-        rows.append(_change_row(e.label, "explained" if c.explained_by else "cause", c))
-    for p in e.pieces:
-        if p.kind and p.same:
-            continue
-        names = ", ".join(line.name for line in p.lines[:8])
-        rows.append(
-            {
-                "entry": e.label,
-                "section": "piece",
-                "layer": p.kind or "piece",
-                "name": p.a or p.b,
-                "change": "changed" if p.kind else p.note,
-                "old": p.old_key,
-                "new": p.new_key,
-                "in_key": True,
-                "effect": p.note or f"{len(p.lines)} factor line(s) differ",
-                "evidence": names,
-            }
-        )
-    rows.extend(_change_row(e.label, "noise", c) for c in e.noise)
+        return [
+            _row(
+                e.label,
+                "entry",
+                "",
+                e.label,
+                f"only in {side}",
+                None,
+                None,
+                "nothing to compare it with",
+            )
+        ]
+    rows = [
+        _row(e.label, "hash", "hash", x.name, "changed", x.old, x.new, x.effect) for x in e.hashes
+    ]
+    rows += [_change_row(e.label, "explained" if c.explained_by else "cause", c) for c in e.causes]
+    rows += [_piece_row(e.label, p) for p in e.pieces if not (p.kind and p.same)]
+    rows += [_change_row(e.label, "noise", c) for c in e.noise]
     return rows

@@ -87,10 +87,12 @@ def _node_level(d: SplitDrawing) -> list[str]:
             out.append(f"    {_node_stmt(by_name[name], node_id)}")
             placed.add(name)
         out.append("  }")
-    out += [f"  {_node_stmt(n)}" for n in d.graph.nodes if n.name not in placed]
-    out += [f"  {_q('n:' + a)} -> {_q('n:' + b)};" for a, b in d.edges]
-    if not d.edges:  # no data edges recorded: keep the execution order visible
-        order = [n.name for n in d.graph.nodes]
+    out += [f"  {_node_stmt(n)}" for n in d.graph.nodes
+            if n.name not in placed and n.name not in d.hidden]
+    edges = [(a, b) for a, b in d.edges if a not in d.hidden and b not in d.hidden]
+    out += [f"  {_q('n:' + a)} -> {_q('n:' + b)};" for a, b in edges]
+    if not edges:  # no data edges recorded: keep the execution order visible
+        order = [n.name for n in d.graph.nodes if n.name not in d.hidden]
         out += [f"  {_q('n:' + a)} -> {_q('n:' + b)} [style=dashed];"
                 for a, b in itertools.pairwise(order)]
     return out
@@ -99,7 +101,7 @@ def _node_level(d: SplitDrawing) -> list[str]:
 def _node_stmt(node: object, node_id: str = "") -> str:
     name, op = getattr(node, "name", ""), getattr(node, "op", "")
     target, shape = getattr(node, "target", ""), getattr(node, "shape", None)
-    label = f"{name}\n{_short(str(target))}" + (f"\n{shape}" if shape else "")
+    label = f"{_short(str(name), 32)}\n{_short(str(target))}" + (f"\n{shape}" if shape else "")
     form = {"placeholder": "ellipse", "output": "doubleoctagon", "get_attr": "note"}.get(op, "box")
     id_attr = f"id={_q(node_id)}, " if node_id else ""
     return f"{_q('n:' + name)} [{id_attr}label={_q(label)}, shape={form}];"

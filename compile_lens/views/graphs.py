@@ -20,8 +20,11 @@ MAX_DRAWN_NODES = 300
 PALETTE = ["#dbeafe", "#dcfce7", "#fef9c3", "#ede9fe", "#ffedd5", "#cffafe", "#fce7f3", "#e0e7ff",
            "#ecfccb", "#fae8ff", "#f1f5f9", "#d1fae5"]
 SPLIT_FILL, SPLIT_LINE = "#ffe4e6", "#cf222e"
+# Dynamo lifts module parameters/buffers to graph inputs (``l_self_modules_..._parameters_weight_``).
+_WEIGHT_INPUT = re.compile(r"(^|_)(parameters|buffers)_")
+_SIZE_SYMBOL = re.compile(r"^s\d+$")  # a SymInt input (the dynamic size), used by many nodes
 _ASSIGN = re.compile(r"^\s*([A-Za-z_]\w*)\s*(?::\s*\"[^\"]*\")?\s*=\s*(.+)$")
-_IDENT = re.compile(r"[A-Za-z_]\w*")
+_IDENT = re.compile(r"(?<![\w.])[A-Za-z_]\w*")  # names, not attributes (``x.view`` is not ``view``)
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class SplitDrawing:
     edges: list[tuple[str, str]]  # node-level data edges (producer, consumer)
     piece_edges: list[tuple[str, str]]  # piece-level edges
     node_level: bool
+    hidden: frozenset[str] = frozenset()  # weight and size-symbol inputs left out of the drawing
 
     def piece_id(self, submod: str) -> str:
         """Deterministic SVG/DOM id of a piece."""
@@ -89,16 +93,25 @@ def _label(i: int) -> str:
 
 
 def piece_members(graph: DynamoGraph, pieces: list[Piece]) -> dict[str, list[str]]:
-    """Node names of each piece: ``GraphNode.extra['piece']`` if recorded, else from piece code."""
-    names = {n.name for n in graph.nodes}
+    """Node names of each piece.
+
+    In order of preference: ``GraphNode.extra['piece']`` when the recorder tagged nodes; the
+    graph's compute nodes dealt out in order by each piece's ``num_nodes`` (a split keeps node
+    order, so pieces are consecutive runs); names shared between the piece code and the graph.
+    """
     out: dict[str, list[str]] = {p.submod: [] for p in pieces}
     tagged = [(n.name, n.extra.get("piece")) for n in graph.nodes if n.extra.get("piece")]
     if tagged:
         for name, submod in tagged:
             out.setdefault(str(submod), []).append(name)
         return out
-    seen: set[str] = set()
-    for p in pieces:
+    calls = [n.name for n in graph.nodes if n.op not in ("placeholder", "output")]
+    ordered = sorted(pieces, key=lambda p: p.index)
+    if calls and sum(p.num_nodes for p in ordered) == len(calls):
+        it = iter(calls)
+        return {p.submod: [next(it) for _ in range(p.num_nodes)] for p in ordered}
+    names, seen = set(calls), set()
+    for p in ordered:
         for name in assignments(p.code):
             if name in names and name not in seen:
                 out[p.submod].append(name)
@@ -114,6 +127,11 @@ def data_edges(graph: DynamoGraph) -> list[tuple[str, str]]:
         return [(str(i), n.name) for n in graph.nodes for i in n.extra.get("inputs", [])
                 if str(i) in known]
     rhs = assignments(graph.code)
+    outputs = [n.name for n in graph.nodes if n.op == "output"]
+    returns = [line.strip()[len("return"):] for line in graph.code.splitlines()
+               if line.strip().startswith("return")]
+    if outputs and returns:  # the graph's results feed its output node
+        rhs.setdefault(outputs[0], returns[-1])
     edges: list[tuple[str, str]] = []
     for name in names:
         used = dict.fromkeys(t for t in _IDENT.findall(rhs.get(name, "")) if t in known)
@@ -140,8 +158,10 @@ def split_drawing(record: TraceRecord, graph: DynamoGraph,
     pieces = sorted((p for p in record.pieces if p.graph_id == graph.id), key=lambda p: p.index)
     members = piece_members(graph, pieces)
     edges = data_edges(graph)
+    hidden = frozenset(n.name for n in graph.nodes if n.op == "placeholder" and (
+        _WEIGHT_INPUT.search(n.name) or _SIZE_SYMBOL.match(n.name)))
     return SplitDrawing(
         graph=graph, pieces=pieces, groups=dedup_groups(record, graph.id), members=members,
         edges=edges, piece_edges=_piece_edges(pieces, members, edges),
-        node_level=0 < len(graph.nodes) <= max_nodes,
+        node_level=0 < len(graph.nodes) - len(hidden) <= max_nodes, hidden=hidden,
     )

@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
 
 CATEGORY_COLORS = {"dynamo": "#8250df", "split": "#bf8700", "key": "#0969da",
-                   "compile": "#1a7f37", "load": "#57ab5a", "capture": "#bc4c00",
-                   "tracer": "#8c959f"}
+                   "compile": "#1a7f37", "load": "#57ab5a", "dedup": "#4ac26b",
+                   "cache_hit": "#2da44e", "capture": "#bc4c00", "tracer": "#8c959f"}
 _LAYOUT = {"template": "plotly_white", "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
            "font": {"size": 11}}
 

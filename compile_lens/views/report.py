@@ -60,6 +60,8 @@ def _one_graph(record: TraceRecord, graph: Any, *, use_dot: bool, pieces: bool) 
     picker = f'<p><select class="cl-piece-select" aria-label="piece">{options}</select></p>'
     how = "Click a piece or pick it beside the graph." if pieces else ""
     scope = "node level" if drawing.node_level else f"one box per piece ({len(graph.nodes)} nodes)"
+    if drawing.hidden and drawing.node_level:
+        scope += f", {len(drawing.hidden)} weight/size inputs not drawn"
     groups = len({g.label for g in drawing.groups.values()})
     return (
         f"<h3>{esc(graph.name or graph.id)} [{esc(graph.compile_id)}] "
@@ -67,6 +69,8 @@ def _one_graph(record: TraceRecord, graph: Any, *, use_dot: bool, pieces: bool) 
         + hint(f"{len(drawing.pieces)} pieces, {groups} dedup group(s) shown in one colour each, "
                f"split ops in red; drawn {scope}. {how}")
         + (hint(why) if why else "")
+        + ('<p><button type="button" class="cl-btn" data-zoom>actual size</button></p>'
+           if pieces else "")
         + (f'<div class="cl-graph-row"><div class="cl-graph">{svg}</div><div>{picker}{details}'
            "</div></div>" if pieces else f'<div class="cl-graph">{svg}</div>')
         + code_block(graph.code or "(no code recorded)", summary="Dynamo graph code")

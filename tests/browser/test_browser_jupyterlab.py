@@ -55,8 +55,9 @@ def _notebook(path: Path) -> None:
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """A JupyterLab server on 127.0.0.1 serving a notebook and a trace; yields (base, token)."""
     root = tmp_path_factory.mktemp("lab")
-    if DEMO.exists():  # the real recorded demo trace, when committed
-        shutil.copy(DEMO, root / "trace.json")
+    real = Path(os.environ.get("COMPILE_LENS_LAB_TRACE", DEMO))
+    if real.exists():  # a real recorded trace (the committed demo trace by default)
+        shutil.copy(real, root / "trace.json")
     else:
         record = load_synthetic().synthetic_trace(layers=3, sizes=2, passes=6, capture_sizes=4)
         (root / "trace.json").write_text(trace_to_json(record), encoding="utf-8")
