@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 CATEGORY_COLORS = {"dynamo": "#8250df", "split": "#bf8700", "key": "#0969da",
                    "compile": "#1a7f37", "load": "#57ab5a", "dedup": "#4ac26b",
                    "cache_hit": "#2da44e", "capture": "#bc4c00", "tracer": "#8c959f"}
+TRACER_ROW = "compile_lens (tracer)"
 _LAYOUT = {"template": "plotly_white", "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
            "font": {"size": 11}}
 
@@ -36,16 +37,22 @@ def _go() -> Any:
 def _timeline_rows(record: TraceRecord) -> list[tuple[str, str, float, float, str]]:
     """``(row, category, start, duration, hover)`` per span; compiles stand in when no spans."""
     if record.spans:
-        return [
-            ("compile_lens (tracer)" if s.category == "tracer" else (s.submod or s.category),
+        rows = [
+            (TRACER_ROW if s.category == "tracer" else (s.submod or s.category),
              s.category, s.start_s, max(s.end_s - s.start_s, 0.0), s.name)
             for s in record.spans
         ]
-    return [
-        (c.submod, "compile" if c.outcome == "compiled" else "load", c.start_s or 0.0, c.seconds,
-         f"{c.submod} [{c.size}] {c.outcome}")
-        for c in record.compiles
-    ]
+    else:
+        rows = [
+            (c.submod, "compile" if c.outcome == "compiled" else "load", c.start_s or 0.0,
+             c.seconds, f"{c.submod} [{c.size}] {c.outcome}")
+            for c in record.compiles
+        ]
+    overhead = record.run.tracer_overhead_s
+    if overhead > 0 and not any(r[1] == "tracer" for r in rows):  # spread over the run: a total
+        rows.append((TRACER_ROW, "tracer", 0.0, overhead,
+                     "compile_lens' own time, total (spread over the run)"))
+    return rows
 
 
 def timeline_figure(record: TraceRecord) -> go.Figure:
