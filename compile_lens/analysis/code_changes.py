@@ -41,6 +41,18 @@ def _effect(vllm: bool) -> str:
     return f"{_EFFECT}; vLLM's code hash differs → {VLLM_DIR}" if vllm else _EFFECT
 
 
+def _moved(pa: str, pb: str, old: str, new: str, vllm: bool) -> Change:
+    if old == new:
+        effect = "moved, same content"
+        effect += f"; vLLM hashes the path → {VLLM_DIR}" if vllm else " → no key changes"
+        return Change(
+            "code", pb, f"moved from {pa}", old[:12], effect, vllm, R_CODE if vllm else R_NOISE
+        )
+    return Change(
+        "code", pb, f"moved from {pa} ({old[:12]})", new[:12], _effect(vllm), True, R_CODE
+    )
+
+
 def code_changes(a: dict[str, str], b: dict[str, str], *, vllm: bool = False) -> list[Change]:
     """Changed, moved, added and removed traced files.
 
@@ -59,42 +71,8 @@ def code_changes(a: dict[str, str], b: dict[str, str], *, vllm: bool = False) ->
     for pa, pb in _pair_moved(only_a, only_b):
         only_a.remove(pa)
         only_b.remove(pb)
-        if a[pa] == b[pb]:
-            effect = "moved, same content"
-            effect += f"; vLLM hashes the path → {VLLM_DIR}" if vllm else " → no key changes"
-            out.append(
-                Change(
-                    "code",
-                    pb,
-                    f"moved from {pa}",
-                    a[pa][:12],
-                    effect,
-                    vllm,
-                    R_CODE if vllm else R_NOISE,
-                )
-            )
-        else:
-            out.append(
-                Change(
-                    "code",
-                    pb,
-                    f"moved from {pa} ({a[pa][:12]})",
-                    b[pb][:12],
-                    _effect(vllm),
-                    True,
-                    R_CODE,
-                )
-            )
-    for path in only_a:
-        out.append(
-            Change(
-                "code", path, a[path][:12], None, "traced by run A only → " + _EFFECT, True, R_CODE
-            )
-        )
-    for path in only_b:
-        out.append(
-            Change(
-                "code", path, None, b[path][:12], "traced by run B only → " + _EFFECT, True, R_CODE
-            )
-        )
+        out.append(_moved(pa, pb, a[pa], b[pb], vllm))
+    one_side = "traced by run {} only → " + _EFFECT
+    out += [Change("code", p, a[p][:12], None, one_side.format("A"), True, R_CODE) for p in only_a]
+    out += [Change("code", p, None, b[p][:12], one_side.format("B"), True, R_CODE) for p in only_b]
     return out

@@ -120,24 +120,35 @@ def link_pieces(
             what = _LINE_EFFECT.get(base, "a key factor differs")
             effect = f"{what} → {len(seen)} of {total} pieces recompile"
             out.append(Change("piece", name, old, new, effect, True, R_PIECE, evidence=[note]))
+    out += _unmatched(pieces) + _hash_only(out, hashes)
+    return out
+
+
+def _unmatched(pieces: Sequence[PieceDiff]) -> list[Change]:
     only_a = sum(1 for p in pieces if p.a and not p.b)
     only_b = sum(1 for p in pieces if p.b and not p.a)
-    if only_a or only_b:
-        effect = f"{only_a} piece(s) only in run A, {only_b} only in run B (model or split changed)"
-        out.append(
-            Change(
-                "piece",
-                "piece set",
-                str(only_a),
-                str(only_b),
-                effect + " → they compile anew",
-                True,
-                R_PIECE,
-            )
+    if not (only_a or only_b):
+        return []
+    effect = f"{only_a} piece(s) only in run A, {only_b} only in run B (model or split changed)"
+    return [
+        Change(
+            "piece",
+            "piece set",
+            str(only_a),
+            str(only_b),
+            effect + " → they compile anew",
+            True,
+            R_PIECE,
         )
+    ]
+
+
+def _hash_only(changes: list[Change], hashes: Sequence[Any]) -> list[Change]:
+    """A cause for every vLLM hash that differs with no listed factor behind it."""
+    out = []
     for h in hashes:
         layer, rank = _HASH_LAYER.get(h.name, ("", 0))
-        if layer and not any(c.layer == layer and c.in_key for c in out):
+        if layer and not any(c.layer == layer and c.in_key for c in changes):
             effect = (
                 f"vLLM's {h.name} hash differs, but the file lists no {h.name} factor that does; "
                 "the newer cache_key_factors.json form (or a compile_lens trace) names the field"

@@ -112,14 +112,24 @@ def compare_pieces(da: FactorDump, db: FactorDump) -> list[PieceDiff]:
     return out
 
 
-def _primary(piece: PieceKeys) -> str | None:
-    for kind in sorted(piece.keys, key=_kind_rank):
-        return piece.keys[kind]
-    return None
+def _count_kind(pieces: Sequence[PieceKeys]) -> str | None:
+    """The key kind most pieces have (``standalone`` for the piecewise backend, ``aot`` plain)."""
+    kinds = {k for p in pieces for k in p.keys}
+    if not kinds:
+        return None
+    return max(sorted(kinds, key=_kind_rank), key=lambda k: sum(k in p.keys for p in pieces))
 
 
 def piece_counts(da: FactorDump, db: FactorDump) -> dict[str, tuple[int, int]]:
-    """Pieces and unique keys side by side (``{"pieces": (7, 7), "unique keys": (3, 4)}``)."""
-    ua = {k for k in map(_primary, da.pieces) if k}
-    ub = {k for k in map(_primary, db.pieces) if k}
-    return {"pieces": (len(da.pieces), len(db.pieces)), "unique keys": (len(ua), len(ub))}
+    """Pieces and unique keys side by side: ``{"pieces": (7, 7), "unique standalone keys": (3, 4)}``.
+
+    Unique keys are counted for one key kind (the one most pieces have), so a deduplicated piece
+    (no legacy key of its own) and its original count once.
+    """
+    out = {"pieces": (len(da.pieces), len(db.pieces))}
+    kind = _count_kind([*da.pieces, *db.pieces])
+    if kind:
+        ua = {p.keys[kind] for p in da.pieces if kind in p.keys}
+        ub = {p.keys[kind] for p in db.pieces if kind in p.keys}
+        out[f"unique {kind} keys"] = (len(ua), len(ub))
+    return out

@@ -45,12 +45,17 @@ def _change_lines(n: int, c: Any, indent: str = "  ") -> list[str]:
 
 
 def _piece_header(e: Any, changed: list[Any]) -> str:
-    pieces, unique = e.counts.get("pieces", (0, 0)), e.counts.get("unique keys", (0, 0))
+    pieces = e.counts.get("pieces", (0, 0))
+    uname, unique = next(
+        ((k, v) for k, v in e.counts.items() if k.startswith("unique")), ("", None)
+    )
     moved = len({(p.a, p.b) for p in changed})
     kinds = ", ".join(sorted({p.kind for p in changed}))
     matched = len({(p.a, p.b) for p in e.pieces if p.a and p.b})
     return (
-        f"Pieces: {pieces[0]} vs {pieces[1]} (unique keys {unique[0]} vs {unique[1]}); "
+        f"Piece compiles: {pieces[0]} vs {pieces[1]}"
+        + (f" ({uname} {unique[0]} vs {unique[1]})" if unique else "")
+        + "; "
         f"keys changed in {moved} of {matched} matched piece(s)" + (f" ({kinds})" if kinds else "")
     )
 

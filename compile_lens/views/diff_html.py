@@ -16,6 +16,7 @@ ABSENT = "(absent)"
 def _v(value: str | None) -> str:
     return ABSENT if value is None else str(short(value))
 
+
 _MAX_PIECES = 60
 
 
@@ -26,9 +27,7 @@ def _causes(e: Any) -> str:
         n = n if c.explained_by else n + 1
         num = f"↳ {n}" if c.explained_by else str(n)
         effect = c.effect + (f" (because {c.explained_by})" if c.explained_by else "")
-        rows.append(
-            [num, c.layer, c.name, _v(c.old), _v(c.new), effect, "; ".join(c.evidence)]
-        )
+        rows.append([num, c.layer, c.name, _v(c.old), _v(c.new), effect, "; ".join(c.evidence)])
     return h.table(
         ["#", "layer", "factor", "run A", "run B", "effect", "evidence"], rows, sortable=False
     )
@@ -53,13 +52,16 @@ def _piece(p: Any) -> str:
 
 
 def _pieces(e: Any) -> str:
-    pa, pb = e.counts.get("pieces", (0, 0)), e.counts.get("unique keys", (0, 0))
+    pa = e.counts.get("pieces", (0, 0))
+    uname, pb = next(
+        ((k, v) for k, v in e.counts.items() if k.startswith("unique")), ("keys", (0, 0))
+    )
     head = h.cards(
         [
-            ("pieces A", pa[0]),
-            ("pieces B", pa[1]),
-            ("unique keys A", pb[0]),
-            ("unique keys B", pb[1]),
+            ("piece compiles A", pa[0]),
+            ("piece compiles B", pa[1]),
+            (f"{uname} A", pb[0]),
+            (f"{uname} B", pb[1]),
         ]
     )
     rows = [

@@ -78,7 +78,7 @@ def test_traces_in_memory_diff_like_files(runs):
     a, b = compile_lens.load(runs["base"]), compile_lens.load(runs["inductor"])
     d = compile_lens.diff(a, b)
     assert d.causes[0].name == "inductor.max_fusion_size"
-    assert d.entries[0].counts == {"pieces": (1, 1), "unique keys": (1, 1)}
+    assert d.entries[0].counts == {"pieces": (1, 1), "unique aot keys": (1, 1)}
 
 
 def test_cli_exit_codes_on_real_traces(runs, capsys):

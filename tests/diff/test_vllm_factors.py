@@ -135,3 +135,10 @@ def test_trace_carrying_vllm_factor_file_gets_vllm_hashes():
     d = compile_lens.diff(record("base"), record("env"))
     assert [h.name for h in d.entries[0].hashes] == ["env", "dir"]
     assert d.causes[0].name == "VLLM_LOG_BATCHSIZE_INTERVAL"
+
+
+def test_real_vllm_env_names_are_not_mistaken_for_secrets():
+    (dump,) = load_factors(_root("legacy", "base")).entries.values()
+    assert len(dump.env) > 200
+    assert dump.redacted == []  # e.g. VLLM_MAX_TOKENS_PER_EXPERT_FP4_MOE is a count, not a token
+    assert not dump.env["VLLM_MAX_TOKENS_PER_EXPERT_FP4_MOE"].startswith("<redacted")
