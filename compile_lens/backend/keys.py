@@ -7,6 +7,11 @@
 * **legacy** — captured during the real compile by wrapping the module global
   ``torch._functorch._aot_autograd.autograd_cache.autograd_cache_key`` for the duration of that
   compile only (how vLLM got its key before 2.12).
+* **probe** — on torch without the standalone key API (2.11), the up-front key comes from running
+  ``standalone_compile`` itself on a deep copy of the piece and stopping it the moment it has
+  computed its AOTAutograd key (the same legacy function, with the real arguments, in the real
+  context), before any lookup or lowering. It is faithful by construction; ``trace(cross_check=
+  True)`` compares it with the legacy key of the real compile, so a difference would show.
 """
 
 from __future__ import annotations
@@ -23,8 +28,11 @@ from compile_lens.instrument._patching import Patch, patched
 LEGACY_TARGET = "torch._functorch._aot_autograd.autograd_cache:autograd_cache_key"
 NO_STANDALONE_KEY_NOTE = (
     "this torch has no torch._inductor.standalone_compile.autograd_cache_key (added in torch "
-    "2.12): no up-front keys, so every piece is compiled (no dedup) and the artifact cache is off"
+    "2.12): up-front keys come from a probe that runs standalone_compile on a copy of each piece "
+    "up to its AOTAutograd key and stops there; trace(cross_check=True) checks them against the "
+    "legacy key of the real compile"
 )
+PROBE_KEY_NOTE = "up-front key from the standalone_compile probe (no standalone key API here)"
 
 
 def standalone_key_api() -> Any | None:
@@ -82,3 +90,53 @@ def capture_legacy_key() -> Iterator[LegacyCapture]:
 
     with patched(Patch(LEGACY_TARGET, make, why="capture the legacy AOTAutograd key")):
         yield seen
+
+
+class KeyProbeError(RuntimeError):
+    """The probe could not get a key (the AOTAutograd cache is off, or the piece is uncacheable)."""
+
+
+class _KeyComputed(BaseException):
+    """Stops ``standalone_compile`` right after its key is computed.
+
+    torch's ``AOTAutogradCache.try_load`` catches ``Exception`` (and then compiles anyway), so only
+    a ``BaseException`` can leave it; torch's contexts on that path restore their state in
+    ``finally``. ``probe_standalone_key`` catches exactly this class and nothing broader.
+    """
+
+
+def probe_standalone_key(
+    graph: Any, example_inputs: list[Any], dynamic_shapes: str
+) -> tuple[str | None, list[str]]:
+    """``(key, factor lines)`` that ``standalone_compile(graph, ...)`` would look up; no compile.
+
+    Raises ``KeyProbeError`` when the key function was not reached or refused the piece.
+    """
+    import torch
+
+    seen = LegacyCapture()
+    refused: list[Exception] = []
+
+    def make(original: Any) -> Any:
+        def autograd_cache_key(*args: Any, **kwargs: Any) -> Any:
+            try:
+                seen.key, seen.lines = _split_result(original(*args, **kwargs))
+            except Exception as exc:  # a bypass: record why, still stop before any compile
+                refused.append(exc)
+            seen.calls += 1
+            raise _KeyComputed
+
+        autograd_cache_key.__wrapped__ = original  # type: ignore[attr-defined]
+        return autograd_cache_key
+
+    try:
+        with patched(Patch(LEGACY_TARGET, make, why="stop standalone_compile at its key")):
+            torch._inductor.standalone_compile(
+                copy.deepcopy(graph), list(example_inputs), dynamic_shapes=dynamic_shapes)
+    except _KeyComputed:
+        if refused:
+            msg = f"AOTAutograd refused the piece: {type(refused[0]).__name__}: {refused[0]}"
+            raise KeyProbeError(msg) from None
+        return seen.key, seen.lines
+    msg = "standalone_compile finished without computing an AOTAutograd key (is its cache off?)"
+    raise KeyProbeError(msg)

@@ -4,9 +4,11 @@ For each Dynamo graph it (1) splits at the splitting ops, (2) computes each piec
 cache key up front, (3) compiles each *unique* key once with real Inductor (``standalone_compile``),
 symbolic in the dynamic dimension plus exact-size compiles for ``compile_sizes``, reusing the
 artifact for identical pieces, and (4) keeps a persistent artifact cache so a second process loads
-instead of compiling. It reports every step through ``compile_lens._events``; it never reads the
-recorder, except to honour ``trace(cross_check=True)`` (compile every piece through the legacy
-path, no dedup, so both keys exist for every piece).
+instead of compiling. With ``cudagraph_sizes`` (5) each compiled piece of a CUDA graph is captured
+in CUDA graphs per size, as vLLM's piecewise mode does (``backend/cudagraphs.py``). It reports
+every step through ``compile_lens._events``; it never reads the recorder, except to honour
+``trace(cross_check=True)`` (compile every piece through the legacy path, no dedup, so both keys
+exist for every piece).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from compile_lens import _events, _session
 from compile_lens._fx import describe_nodes, describe_value, readable_code
 from compile_lens.backend import keys
 from compile_lens.backend.artifact_cache import ArtifactCache
+from compile_lens.backend.graph_memory import GraphContext
+from compile_lens.backend.graph_plan import GraphPlan, plan_graph, wrap_piece
 from compile_lens.backend.runner import PieceRunner, concrete_args, first_symbolic_index
 from compile_lens.backend.split import SplitItem, as_tuple_returning, returns_tuple, split_graph
 from compile_lens.model.events import CACHE_HIT, COMPILED, DEDUPLICATED, GENERAL_SIZE, LOADED
@@ -37,10 +41,13 @@ class PiecewiseBackend:
         splitting_ops: ops to split at; custom ops as ``"ns::op"`` strings, torch functions as
             objects (default: ``scaled_dot_product_attention``). They run eagerly.
         compile_sizes: exact sizes of the dynamic dimension to compile specialised code for.
-        dedup: compile each unique standalone key once (needs torch ≥ 2.12).
+        dedup: compile each unique standalone key once (torch ≥ 2.12 computes the key with its
+            API; older torch with a probe of ``standalone_compile``, see ``keys``).
         cache_dir: the persistent artifact cache (default: ``$COMPILE_LENS_CACHE_DIR`` or the user
             cache dir); ``use_artifact_cache=False`` turns it off.
         inductor_config: Inductor config patches applied to both the key and the compile.
+        cudagraph_sizes: capture each compiled piece in a CUDA graph per size (graphs on CUDA
+            only); a call pads to the next size, larger calls run without graphs.
     """
 
     compiler_name = "compile_lens.piecewise"
@@ -54,17 +61,21 @@ class PiecewiseBackend:
         cache_dir: str | None = None,
         use_artifact_cache: bool = True,
         inductor_config: dict[str, Any] | None = None,
+        cudagraph_sizes: Sequence[int] = (),
     ) -> None:
         self.splitting_ops = list(splitting_ops)
         self.compile_sizes = sorted({int(s) for s in compile_sizes})
         self.dedup = dedup
         self.inductor_config = dict(inductor_config or {})
         self.key_api = keys.standalone_key_api() is not None
-        self.cache = ArtifactCache(cache_dir) if use_artifact_cache and self.key_api else None
+        self.cache = ArtifactCache(cache_dir) if use_artifact_cache else None
+        self.cudagraph_sizes = sorted({int(s) for s in cudagraph_sizes})
+        self.graph_context = GraphContext()
         self._by_key: dict[str, tuple[Any, str]] = {}
 
     def __call__(self, gm: torch.fx.GraphModule, example_inputs: Sequence[Any]) -> Callable[..., Any]:
         """Dynamo entry point: split, key, compile or reuse every piece; return the stitched graph."""
+        from torch._dispatch.python import enable_python_dispatcher
         from torch._guards import detect_fake_mode
 
         graph_key = f"pw{next(_GRAPH_COUNTER)}"
@@ -77,13 +88,16 @@ class PiecewiseBackend:
         _events.emit("split", lambda: {"graph_key": graph_key, "pieces": _piece_rows(items)})
         if not self.key_api:
             _events.emit("note", {"message": keys.NO_STANDALONE_KEY_NOTE})
+        plan = self._graph_plan(graph_key, split_gm, example_inputs)
         fake_mode = detect_fake_mode(example_inputs)
         fake_args = [
             fake_mode.from_tensor(t) if fake_mode and isinstance(t, torch.Tensor) else t
             for t in example_inputs
         ]
-        interpreter = _PieceInterpreter(split_gm, self, graph_key, items)
-        with fake_mode or _null():
+        interpreter = _PieceInterpreter(split_gm, self, graph_key, items, plan)
+        # The python dispatcher is on while Dynamo propagates fake tensors too: without it some
+        # ops (SDPA on CUDA) fall back to real kernels and specialise the dynamic size.
+        with fake_mode or _null(), enable_python_dispatcher():
             interpreter.run(*fake_args)
         return split_gm
 
@@ -146,14 +160,19 @@ class PiecewiseBackend:
         self, gm: torch.fx.GraphModule, args: list[Any], dynamic_shapes: str
     ) -> tuple[str | None, list[str], str]:
         """The up-front key (or ``None`` with a note saying why not)."""
-        if not self.key_api:
-            return None, [], keys.NO_STANDALONE_KEY_NOTE
+        compute = keys.compute_standalone_key if self.key_api else keys.probe_standalone_key
         with torch._inductor.config.patch(self.inductor_config):
             try:
-                key, lines = keys.compute_standalone_key(gm, args, dynamic_shapes)
+                key, lines = compute(gm, args, dynamic_shapes)
             except Exception as exc:  # an uncacheable piece: compile it, just without dedup
                 return None, [], f"standalone key unavailable: {type(exc).__name__}: {exc}"
-        return key, lines, ""
+        return key, lines, "" if self.key_api else keys.PROBE_KEY_NOTE
+
+    def _graph_plan(self, graph_key: str, split_gm: torch.fx.GraphModule,
+                    example_inputs: Sequence[Any]) -> GraphPlan | None:
+        """CUDA-graph settings for this graph, or ``None`` (tests substitute an eager replay)."""
+        return plan_graph(graph_key, split_gm, example_inputs, self.cudagraph_sizes,
+                          self.graph_context)
 
     def _compile_artifact(
         self, gm: torch.fx.GraphModule, args: list[Any], dynamic_shapes: str
@@ -167,17 +186,22 @@ class _PieceInterpreter(torch.fx.Interpreter):
     """Runs the split graph on fake inputs, compiling each piece with the inputs it really gets."""
 
     def __init__(self, split_gm: torch.fx.GraphModule, backend: PiecewiseBackend,
-                 graph_key: str, items: list[SplitItem]) -> None:
+                 graph_key: str, items: list[SplitItem], plan: GraphPlan | None) -> None:
         super().__init__(split_gm)
         self.backend = backend
         self.graph_key = graph_key
         self.items = {i.submod: i for i in items}
+        self.plan = plan
 
     def call_module(self, target: Any, args: Any, kwargs: Any) -> Any:
         output = super().call_module(target, args, kwargs)
         item = self.items.get(str(target))
         if item is not None and not item.is_split_op:
-            runner = self.backend.compile_piece(self.graph_key, item, args)
+            runner: Any = self.backend.compile_piece(self.graph_key, item, args)
+            if self.plan is not None:
+                runner = wrap_piece(self.plan, item.submod, runner, args, output)
+            # A plain callable cannot replace a child module in place: remove the module first.
+            delattr(self.module, str(target))
             setattr(self.module, str(target), runner)
         return output
 

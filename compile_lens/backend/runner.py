@@ -31,11 +31,13 @@ class PieceRunner(torch.nn.Module):
 
 
 def first_symbolic_index(args: Sequence[Any]) -> int | None:
-    """Index of the first SymInt argument: the dynamic dimension pieces dispatch on (as vLLM)."""
-    for i, arg in enumerate(args):
-        if isinstance(arg, torch.SymInt):
+    """Index of the first SymInt argument that is a bare symbol (``s0``, not ``2*s0``): the
+    dynamic dimension pieces dispatch on (as vLLM); else the first SymInt argument."""
+    symbolic = [i for i, arg in enumerate(args) if isinstance(arg, torch.SymInt)]
+    for i in symbolic:
+        if getattr(args[i].node.expr, "is_Symbol", False):
             return i
-    return None
+    return symbolic[0] if symbolic else None
 
 
 def concrete_args(args: Sequence[Any], symbol: Any, size: int) -> list[Any] | None:

@@ -1,0 +1,252 @@
+"""Piecewise CUDA graphs: each compiled piece captured per size and replayed; split ops stay eager.
+
+Stage: backend (a compiler feature, not an observer). It follows vLLM's ``CUDAGraphWrapper`` in
+piecewise mode (vllm-hooks §6.1):
+
+* **lazy capture**: the first call whose size pads to capture size ``s`` captures the piece at
+  ``s`` (one warm-up run, then the capture); vLLM's model runner makes those first calls for
+  every size at start-up, largest first, and ``capture_sizes()`` does the same here;
+* **static input buffers**: tensors with the dynamic size are copied into buffers of their shape
+  at ``s`` (padding: rows past ``n`` are left as they are, and sliced off); module parameters and
+  buffers (marked static by Dynamo) are read in place and their addresses checked per replay; an
+  input that is an earlier piece's static output is used as is, and an input an earlier piece
+  already copied in this forward is not copied again;
+* **one memory pool** per backend, shared by every piece and size (``graph_pool_handle()``);
+* sizes above the largest capture size run the compiled piece without a graph.
+
+Recording costs nothing per step: each capture emits ``compile_lens_capture`` (seconds, memory);
+replays are an integer increment, reported as ``compile_lens_replays`` by ``report_replays()``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import time
+import weakref
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import torch
+
+from compile_lens import _events
+from compile_lens.backend.graph_memory import (
+    LAST_SEQ,
+    Buffer,
+    Entry,
+    GraphContext,
+    Plan,
+    flat,
+    is_static_address,
+)
+from compile_lens.backend.padding import SYM, TENSOR, SizeSpec, evaluate, narrow_to, shape_at
+
+_LIVE: weakref.WeakSet[CudaGraphPiece] = weakref.WeakSet()
+STATIC_PIECE_SIZE = 0  # the size label of a piece without a dynamic dimension (one capture)
+
+
+def capture_seq() -> int:
+    """A number that grows with every capture: pass it to ``report_replays(since=...)``."""
+    return LAST_SEQ[0]
+
+
+def report_replays(since: int = 0) -> int:
+    """Emit ``compile_lens_replays`` (one per graph) for graphs captured after ``since``.
+
+    Counts are totals since each capture. Returns the number of events emitted.
+    """
+    by_graph: dict[str, dict[str, int]] = {}
+    for piece in list(_LIVE):
+        for size, entry in piece.entries.items():
+            if entry.seq > since:
+                by_graph.setdefault(piece.graph_key, {})[f"{piece.submod}|{size}"] = entry.replays
+    for graph_key, counts in sorted(by_graph.items()):
+        _events.emit("replays", {"graph_key": graph_key, "counts": dict(sorted(counts.items()))})
+    return len(by_graph)
+
+
+def capture_sizes(fn: Callable[..., Any], make_inputs: Callable[[int], Sequence[Any]],
+                  sizes: Iterable[int]) -> None:
+    """Call ``fn`` once per size, largest first, so every capture happens now (vLLM's start-up)."""
+    for size in sorted(set(sizes), reverse=True):
+        fn(*make_inputs(size))
+
+
+class CudaGraphPiece:
+    """Runs one compiled piece through CUDA graphs, one per capture size.
+
+    Args:
+        piece: the compiled piece (a ``PieceRunner``): what is warmed up and captured.
+        spec: how its inputs and outputs depend on the dynamic size (``padding.build_spec``).
+        sizes: the capture sizes.
+        context: the backend's shared pool, stream and static memory.
+        graph_key, submod: names for the events.
+        clone_outputs: return fresh tensors (for pieces whose outputs leave the graph).
+        static_size: the size label of a piece without a dynamic dimension.
+    """
+
+    def __init__(self, piece: Callable[..., Any], spec: SizeSpec, sizes: Sequence[int],
+                 context: GraphContext, *, graph_key: str, submod: str,
+                 clone_outputs: bool = False, static_size: int = STATIC_PIECE_SIZE) -> None:
+        self.piece, self.spec, self.context = piece, spec, context
+        self.sizes = sorted({int(s) for s in sizes})
+        self.graph_key, self.submod = graph_key, submod
+        self.clone_outputs, self.static_size = clone_outputs, static_size
+        self.entries: dict[int, Entry] = {}
+        self.plans: dict[int, Plan] = {}
+        self.eager_calls = 0
+        self.address_misses = 0
+        self._locate = spec.locate
+        self._single = spec.single_output
+        _LIVE.add(self)
+
+    def __call__(self, *args: Any) -> Any:
+        """The hot path: copies that are needed, one replay, an integer increment."""
+        locate = self._locate
+        if locate is None:
+            n = self.static_size
+        else:
+            i, d = locate
+            n = args[i] if d is None else args[i].shape[d]
+        plan = self.plans.get(n)
+        if plan is None:
+            return self._first_call(int(n), args)
+        entry = plan.entry
+        for i, ptr in entry.addresses:
+            if args[i].data_ptr() != ptr:
+                return self._address_miss(args)
+        for i, view, buf, owner in plan.copies:
+            value = args[i]
+            if owner or value is not buf.src:
+                if value.data_ptr() != buf.ptr:
+                    view.copy_(value)
+                buf.src = value
+        entry.graph.replay()
+        entry.replays += 1
+        out = plan.outputs
+        if self.clone_outputs:
+            out = tuple(o.clone() if isinstance(o, torch.Tensor) else o for o in out)
+        return out[0] if self._single else out
+
+    # -- first call of a size -----------------------------------------------------------------
+    def capture_size_for(self, n: int) -> int | None:
+        """The capture size a call with ``n`` runs at (``None``: above the largest, no graph)."""
+        if self._locate is None:
+            return n if not self.sizes or n <= self.sizes[-1] else None
+        i = bisect.bisect_left(self.sizes, n)
+        return self.sizes[i] if i < len(self.sizes) else None
+
+    def _first_call(self, n: int, args: tuple[Any, ...]) -> Any:
+        size = self.capture_size_for(n)
+        if size is None:
+            self.eager_calls += 1
+            return self.piece(*args)
+        entry = self.entries.get(size) or self._capture(size, n, args)
+        self.plans[n] = self._plan(entry, n)
+        return self(*args)
+
+    def _address_miss(self, args: tuple[Any, ...]) -> Any:
+        if not self.address_misses:
+            _events.emit("note", {"message": (
+                f"{self.graph_key} {self.submod}: a parameter or buffer moved since its CUDA graph "
+                "was captured; that call ran without the graph")})
+        self.address_misses += 1
+        return self.piece(*args)
+
+    def _plan(self, entry: Entry, n: int) -> Plan:
+        symbol, specs = self.spec.symbol, self.spec.args
+        copies = []
+        for i, (buf, owner) in sorted(entry.buffers.items()):
+            view = buf.tensor if n == entry.size else narrow_to(buf.tensor, specs[i], symbol, n)
+            copies.append((i, view, buf, owner))
+        outputs = []
+        for value, spec in zip(entry.outputs, self.spec.outs, strict=True):
+            if n != entry.size and spec.kind == TENSOR and spec.dynamic_dims:
+                outputs.append(narrow_to(value, spec, symbol, n))
+            elif n != entry.size and spec.kind == SYM:
+                outputs.append(evaluate(spec.expr, symbol, n))
+            else:
+                outputs.append(value)
+        return Plan(entry, copies, tuple(outputs))
+
+    def _static_inputs(self, size: int, n: int, args: tuple[Any, ...]) -> tuple[
+            list[Any], dict[int, tuple[Buffer, bool]], list[tuple[int, int]], dict[str, int]]:
+        """The arguments the graph is captured with, and which of them are copied per replay."""
+        symbol = self.spec.symbol
+        static: list[Any] = []
+        buffers: dict[int, tuple[Buffer, bool]] = {}
+        addresses: list[tuple[int, int]] = []
+        stats = {"copied": 0, "adopted": 0, "shared": 0, "in_place": 0, "static_input_bytes": 0}
+        for i, (value, spec) in enumerate(zip(args, self.spec.args, strict=True)):
+            if spec.kind == SYM and symbol is not None:
+                static.append(evaluate(spec.expr, symbol, size))
+                continue
+            if spec.kind != TENSOR or not isinstance(value, torch.Tensor):
+                static.append(value)
+                continue
+            if is_static_address(value):
+                static.append(value)
+                addresses.append((i, value.data_ptr()))
+                stats["in_place"] += 1
+                continue
+            shape, stride = (shape_at(spec, symbol, size) if symbol is not None
+                             else (list(value.shape), list(value.stride())))
+            buf, owner, how = self._buffer_for(size, value, shape, stride)
+            stats[how] += 1
+            if how == "copied":
+                stats["static_input_bytes"] += buf.tensor.untyped_storage().nbytes()
+                view = buf.tensor if n == size else narrow_to(buf.tensor, spec, symbol, n)
+                view.copy_(value)
+                buf.src = value
+            buffers[i] = (buf, owner)
+            static.append(buf.tensor)
+        return static, buffers, addresses, stats
+
+    def _buffer_for(self, size: int, value: torch.Tensor, shape: list[int],
+                    stride: list[int]) -> tuple[Buffer, bool, str]:
+        """Adopt an earlier piece's output, share an earlier piece's copy, or make a buffer."""
+        ctx = self.context
+        adopted = ctx.adoptable(self.graph_key, size, value, shape, stride)
+        if adopted is not None:
+            return Buffer(adopted), False, "adopted"
+        key = (self.graph_key, size, value.data_ptr())
+        shared = ctx.buffers.get(key)
+        if (shared is not None and shared.src is value  # the tensor an earlier piece copied
+                and list(shared.tensor.shape) == shape and list(shared.tensor.stride()) == stride):
+            return shared, False, "shared"
+        tensor = torch.empty_strided(shape, stride, dtype=value.dtype, device=value.device).zero_()
+        buf = Buffer(tensor)
+        ctx.buffers[key] = buf
+        return buf, True, "copied"
+
+    def _capture(self, size: int, n: int, args: tuple[Any, ...]) -> Entry:
+        """Warm up and capture the piece at ``size``; emit ``compile_lens_capture``.
+
+        ``memory_bytes`` is what the shared pool grew by during the capture itself (later
+        captures reuse free pool memory, so it is the increment, as vLLM reports it);
+        ``reserved_bytes`` also counts new static input buffers and the warm-up run.
+        """
+        ctx = self.context
+        reserved0, allocated0 = ctx.memory()
+        start = time.perf_counter()
+        static, buffers, addresses, stats = self._static_inputs(size, n, args)
+        ctx.warm_up(self.piece, static)
+        reserved1, _ = ctx.memory()
+        warm_end = time.perf_counter()
+        graph, out = ctx.capture(self.piece, static)
+        reserved2, allocated2 = ctx.memory()
+        end = time.perf_counter()
+        outputs = flat(out, self._single)
+        ctx.register_outputs(self.graph_key, size, outputs)
+        entry = Entry(size, graph, buffers, addresses, outputs)
+        self.entries[size] = entry
+        body = {
+            "graph_key": self.graph_key, "submod": self.submod, "size": size,
+            "seconds": end - start, "capture_seconds": end - warm_end,
+            "warmup_seconds": warm_end - start,
+            "memory_bytes": reserved2 - reserved1, "reserved_bytes": reserved2 - reserved0,
+            "allocated_bytes": allocated2 - allocated0,
+            "artifact": "exact" if size in getattr(self.piece, "sized", {}) else "general",
+            "first_tokens": n, **stats,
+        }
+        _events.emit("capture", body)
+        return entry

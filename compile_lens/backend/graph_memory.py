@@ -1,0 +1,131 @@
+"""Static memory of piecewise CUDA graphs: input buffers, captured entries, the shared pool.
+
+Stage: backend. ``GraphContext`` is what all pieces of one backend share (vLLM keeps one global
+graph pool for the same reason: graphs captured into one pool reuse each other's free memory,
+which is safe because pieces replay in the order they were captured and never concurrently).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+_SEQ = itertools.count(1)
+LAST_SEQ = [0]
+
+
+def is_static_address(value: Any) -> bool:
+    """Parameters and module buffers: Dynamo marks them; their memory does not move."""
+    return (getattr(value, "_dynamo_static_input_type", None) is not None
+            or isinstance(value, torch.nn.Parameter))
+
+
+class Buffer:
+    """A static input buffer.
+
+    ``src`` is the tensor last copied into it, held so that its memory cannot be reused by
+    another tensor meanwhile: a later piece given that same tensor object skips the copy.
+    """
+
+    __slots__ = ("ptr", "src", "tensor")
+
+    def __init__(self, tensor: torch.Tensor) -> None:
+        self.tensor, self.ptr, self.src = tensor, tensor.data_ptr(), None
+
+
+class Entry:
+    """One captured graph: the piece at one capture size."""
+
+    __slots__ = ("addresses", "buffers", "graph", "outputs", "replays", "seq", "size")
+
+    def __init__(self, size: int, graph: Any, buffers: dict[int, tuple[Buffer, bool]],
+                 addresses: list[tuple[int, int]], outputs: tuple[Any, ...]) -> None:
+        self.size, self.graph, self.buffers = size, graph, buffers
+        self.addresses, self.outputs, self.replays = addresses, outputs, 0
+        self.seq = next(_SEQ)
+        LAST_SEQ[0] = self.seq
+
+
+class Plan:
+    """What a call with ``n`` tokens does: which entry, which copies, which output views."""
+
+    __slots__ = ("copies", "entry", "outputs")
+
+    def __init__(self, entry: Entry, copies: list[tuple[int, Any, Buffer, bool]],
+                 outputs: tuple[Any, ...]) -> None:
+        self.entry, self.copies, self.outputs = entry, copies, outputs
+
+
+class GraphContext:
+    """What all pieces of one backend share: the graph pool, a side stream, static memory."""
+
+    def __init__(self) -> None:
+        self._pool: Any = None
+        self._stream: Any = None
+        self.outputs: dict[tuple[str, int], dict[int, torch.Tensor]] = {}
+        self.buffers: dict[tuple[str, int, int], Buffer] = {}
+
+    def pool(self) -> Any:
+        """The one memory pool every capture of this backend uses."""
+        if self._pool is None:
+            self._pool = torch.cuda.graph_pool_handle()
+        return self._pool
+
+    def stream(self) -> Any:
+        """The side stream warm-ups and captures run on (never the default stream)."""
+        if self._stream is None:
+            self._stream = torch.cuda.Stream()
+        return self._stream
+
+    def memory(self) -> tuple[int, int]:
+        """``(reserved, allocated)`` device bytes once queued work is done."""
+        torch.cuda.synchronize()
+        return torch.cuda.memory_reserved(), torch.cuda.memory_allocated()
+
+    def warm_up(self, fn: Callable[..., Any], args: list[Any]) -> None:
+        """Run ``fn`` once outside capture: lazy kernel loads and library handles happen here."""
+        stream = self.stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):
+            fn(*args)
+        torch.cuda.current_stream().wait_stream(stream)
+
+    def capture(self, fn: Callable[..., Any], args: list[Any]) -> tuple[Any, Any]:
+        """``(graph, outputs)`` of ``fn(*args)`` captured into the shared pool."""
+        graph = torch.cuda.CUDAGraph()
+        stream = self.stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):
+            graph.capture_begin(pool=self.pool())
+            try:
+                out = fn(*args)
+            except Exception:
+                with contextlib.suppress(Exception):  # the capture error below is secondary
+                    graph.capture_end()
+                raise
+            graph.capture_end()
+        torch.cuda.current_stream().wait_stream(stream)
+        return graph, out
+
+    def register_outputs(self, graph_key: str, size: int, outputs: tuple[Any, ...]) -> None:
+        """Remember a capture's static outputs: later pieces at ``size`` read them in place."""
+        registry = self.outputs.setdefault((graph_key, size), {})
+        for value in outputs:
+            if isinstance(value, torch.Tensor):
+                registry.setdefault(value.data_ptr(), value)
+
+    def adoptable(self, graph_key: str, size: int, value: torch.Tensor, shape: list[int],
+                  stride: list[int]) -> torch.Tensor | None:
+        """An earlier piece's static output that ``value`` is (a view at offset 0 of), if any."""
+        found = self.outputs.get((graph_key, size), {}).get(value.data_ptr())
+        if found is None or list(found.shape) != shape or list(found.stride()) != stride:
+            return None
+        return found if found.dtype == value.dtype else None
+
+
+def flat(outputs: Any, single: bool) -> tuple[Any, ...]:
+    return (outputs,) if single else tuple(outputs)

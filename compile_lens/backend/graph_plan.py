@@ -1,0 +1,89 @@
+"""Wire the piecewise backend to CUDA graphs: which graphs and pieces get captured, and how.
+
+Stage: backend. Called while a Dynamo graph is being compiled: ``plan_graph`` decides once per
+graph (CUDA inputs and capture sizes given), ``wrap_piece`` once per compiled piece (its
+shapes must depend on at most one symbol). Anything not captured says why in a
+``compile_lens_note``.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from compile_lens import _events
+from compile_lens.backend.cudagraphs import STATIC_PIECE_SIZE, CudaGraphPiece
+from compile_lens.backend.graph_memory import GraphContext, is_static_address
+from compile_lens.backend.padding import build_spec
+
+
+@dataclass(frozen=True)
+class GraphPlan:
+    """CUDA-graph settings of one Dynamo graph compiled by the backend."""
+
+    graph_key: str
+    sizes: list[int]
+    context: GraphContext
+    output_submods: frozenset[str]
+    static_size: int
+
+
+def plan_graph(graph_key: str, split_gm: torch.fx.GraphModule, example_inputs: Sequence[Any],
+               sizes: Sequence[int], context: GraphContext) -> GraphPlan | None:
+    """The plan for this graph, or ``None`` (no sizes, or nothing on a CUDA device)."""
+    if not sizes:
+        return None
+    if not any(isinstance(t, torch.Tensor) and t.is_cuda for t in example_inputs):
+        _events.emit("note", {"message": (
+            f"{graph_key}: cudagraph_sizes ignored, the graph's inputs are not on a CUDA device")})
+        return None
+    return GraphPlan(graph_key=graph_key, sizes=sorted({int(s) for s in sizes}), context=context,
+                     output_submods=frozenset(output_submods(split_gm)),
+                     static_size=static_size(example_inputs))
+
+
+def wrap_piece(plan: GraphPlan, submod: str, runner: Any, args: Sequence[Any],
+               output: Any) -> Any:
+    """``runner`` wrapped in a ``CudaGraphPiece``, or ``runner`` itself if it cannot be captured.
+
+    ``args``/``output`` are the fake inputs and outputs the split interpreter saw.
+    """
+    spec = build_spec(list(args), output)
+    if spec.reason:
+        _events.emit("note", {"message": (
+            f"{plan.graph_key} {submod}: not captured in CUDA graphs: {spec.reason}")})
+        return runner
+    return CudaGraphPiece(
+        runner, spec, plan.sizes, plan.context, graph_key=plan.graph_key, submod=submod,
+        clone_outputs=submod in plan.output_submods,
+        static_size=STATIC_PIECE_SIZE if spec.dynamic else plan.static_size)
+
+
+def output_submods(split_gm: torch.fx.GraphModule) -> set[str]:
+    """Submodules whose results reach the graph's output (their outputs are returned cloned)."""
+    output = next(n for n in split_gm.graph.nodes if n.op == "output")
+    found: set[str] = set()
+
+    def visit(node: torch.fx.Node) -> None:
+        if node.op == "call_module":
+            found.add(str(node.target))
+        elif node.op == "call_function" and node.target is operator.getitem:
+            source = node.args[0]
+            if isinstance(source, torch.fx.Node):
+                visit(source)
+
+    torch.fx.node.map_arg(output.args, visit)
+    return found
+
+
+def static_size(example_inputs: Sequence[Any]) -> int:
+    """The batch size of a graph without a dynamic dimension: dim 0 of its first data input."""
+    for value in example_inputs:
+        if isinstance(value, torch.Tensor) and value.dim() >= 1 and not is_static_address(value):
+            size = value.shape[0]
+            return size if isinstance(size, int) else STATIC_PIECE_SIZE
+    return STATIC_PIECE_SIZE

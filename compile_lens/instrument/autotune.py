@@ -1,0 +1,101 @@
+"""Record Inductor's autotune picks (``max-autotune`` GEMM templates vs cuBLAS and the rest).
+
+Stage 1 (instrument). ``torch._inductor.select_algorithm.add_feedback_saver(fn)`` calls ``fn``
+after every algorithm selection that timed its choices (torch-hooks §4.6): the op (``mm``,
+``addmm``…), the input nodes, and a time per choice (a Triton template config, ``extern_mm`` =
+cuBLAS, …). The saver turns that into a ``compile_lens_autotune`` event; the recorder files it
+under the piece being compiled.
+
+Key-neutral (savers are not a cache-key factor) and off the runtime hot path (selection happens
+while compiling). ``clear_feedback_savers()`` would remove every owner's saver, so ``install``'s
+undo removes only its own. An exception in a saver would abort the user's compile, so the saver
+catches ``Exception`` and reports it to ``on_error`` (fail open).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from compile_lens import _events
+
+_SAVER_NAME = "compile_lens_autotune_saver"
+MAX_CHOICES = 12  # the fastest choices kept per selection (max-autotune times 15-25)
+
+
+def _choice_name(choice: Any) -> str:
+    name = getattr(choice, "name", None) or type(choice).__name__
+    desc = getattr(choice, "description", "")
+    return f"{name} ({desc})" if desc else str(name)
+
+
+def _node_shape(node: Any) -> str:
+    try:
+        size = [str(s) for s in node.get_size()]
+        return f"{node.get_dtype()}[{', '.join(size)}]".replace("torch.", "")
+    except Exception:  # an input node without a layout: fall back to its repr's head
+        return type(node).__name__
+
+
+def payload(timings: dict[Any, float], name: str, input_nodes: Any,
+            precompile_times: Any = None) -> dict[str, Any]:
+    """The event body: choices by time (ms, fastest first; ``None`` = failed to run)."""
+    times = [(float(t), _choice_name(c)) for c, t in timings.items()]
+    finite = sorted((t, c) for t, c in times if math.isfinite(t))
+    failed = sorted(c for t, c in times if not math.isfinite(t))
+    ranked = [[c, t] for t, c in finite] + [[c, None] for c in failed]
+    return {
+        "op": str(name),
+        "input_shapes": [_node_shape(n) for n in (input_nodes or [])],
+        "picked": finite[0][1] if finite else None,
+        "picked_ms": finite[0][0] if finite else None,
+        "choices": ranked[:MAX_CHOICES], "num_choices": len(ranked), "failed": len(failed),
+        "precompile_s": _total(precompile_times),
+    }
+
+
+def _total(precompile_times: Any) -> float | None:
+    if isinstance(precompile_times, dict):
+        values = [float(v) for v in precompile_times.values() if isinstance(v, int | float)]
+        return round(sum(values), 6) if values else None
+    return None
+
+
+def install(on_error: Callable[[str, Exception], None]) -> Callable[[], None]:
+    """Add the feedback saver (once per process); the returned undo removes exactly this saver."""
+    from torch._inductor import select_algorithm
+
+    if any(getattr(f, "__name__", "") == _SAVER_NAME for f in _saver_list(select_algorithm)):
+        return lambda: None  # already recording (a trace session installed it)
+
+    def compile_lens_autotune_saver(timings: Any, name: Any, input_nodes: Any, choices: Any,
+                                    profiled_bench_thunk: Any, precompile_times: Any = None,
+                                    *_: Any) -> None:
+        try:
+            _events.emit("autotune", lambda: payload(timings, name, input_nodes, precompile_times))
+        except Exception as exc:  # never break the user's compile
+            on_error("autotune", exc)
+
+    select_algorithm.add_feedback_saver(compile_lens_autotune_saver)
+
+    def undo() -> None:
+        savers = _saver_list(select_algorithm)
+        while compile_lens_autotune_saver in savers:
+            savers.remove(compile_lens_autotune_saver)
+
+    return undo
+
+
+def _saver_list(select_algorithm: Any) -> list[Any]:
+    """The list ``add_feedback_saver`` appends to (an attribute of the selector cache)."""
+    getter = getattr(select_algorithm, "get_algorithm_selector_cache", None)
+    cache = getter() if getter is not None else select_algorithm._ALGORITHM_SELECTOR_CACHE
+    return cache.feedback_saver_fns
+
+
+def installed_savers() -> list[Any]:
+    """The feedback savers now installed (tests check that undo leaves others' in place)."""
+    from torch._inductor import select_algorithm
+
+    return list(_saver_list(select_algorithm))
