@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import cache
 from importlib import resources
+from pathlib import Path
 
 from compile_lens.errors import CompileLensError
 
@@ -34,12 +35,23 @@ def read_asset(name: str) -> str:
 
 @cache
 def plotly_js() -> str:
-    """plotly.js from the installed ``plotly`` package (embedded once per report, never a CDN)."""
-    try:
-        from plotly.offline import get_plotlyjs
-    except ImportError:
+    """plotly.js from the installed ``plotly`` package (embedded once per report, never a CDN).
+
+    Read straight from the package's data file (what ``plotly.offline.get_plotlyjs`` returns)
+    so the report does not pay for importing plotly's Python modules.
+    """
+    from importlib.util import find_spec
+
+    spec = find_spec("plotly")
+    if spec is None or not spec.submodule_search_locations:
         from compile_lens.errors import missing_dependency
 
         err = missing_dependency("plotly", "the HTML report's plots")
         raise err from None
+    for folder in spec.submodule_search_locations:
+        path = Path(folder) / "package_data" / "plotly.min.js"
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
+    from plotly.offline import get_plotlyjs  # a layout we do not know: ask plotly
+
     return get_plotlyjs()

@@ -1,37 +1,55 @@
 """Views: plotly figures of a trace (compile timeline, pass timings, CUDA-graph captures).
 
-Stage 4: plotly is imported inside functions only. Figures are plain ``go.Figure`` objects: the
-notebook shows them directly, the report embeds them with ``figure_html`` (plotly.js embedded once
-by the page, deterministic ``div`` ids from a content hash).
+Stage 4: stdlib only. Each ``*_figure`` returns a plain plotly figure *spec* (``{"data": [...],
+"layout": {...}}``), so the report and the explorer need neither plotly's Python package nor its
+import time: the report embeds plotly.js once and calls ``Plotly.newPlot`` on the spec
+(``figure_html``, deterministic ids), the explorer hands the spec to the notebook's plotly
+renderer. ``to_figure(spec)`` gives a ``plotly.graph_objects.Figure`` for your own use.
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from compile_lens.errors import missing_dependency
 from compile_lens.model import TraceRecord
 from compile_lens.views._html import content_id
 
-if TYPE_CHECKING:
-    import plotly.graph_objects as go
+Spec = dict[str, Any]
 
 CATEGORY_COLORS = {"dynamo": "#8250df", "split": "#bf8700", "key": "#0969da",
                    "compile": "#1a7f37", "load": "#57ab5a", "dedup": "#4ac26b",
                    "cache_hit": "#2da44e", "capture": "#bc4c00", "tracer": "#8c959f"}
 TRACER_ROW = "compile_lens (tracer)"
-_LAYOUT = {"template": "plotly_white", "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
-           "font": {"size": 11}}
+_AXIS = {"gridcolor": "#ebf0f8", "zerolinecolor": "#ebf0f8", "automargin": True}
+_LAYOUT: Spec = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "font": {"size": 11},
+                 "paper_bgcolor": "white", "plot_bgcolor": "white",
+                 "xaxis": dict(_AXIS), "yaxis": dict(_AXIS)}
+CONFIG = {"displaylogo": False, "responsive": True}
 
 
-def _go() -> Any:
+def _layout(title: str, **kw: Any) -> Spec:
+    """The shared look plus ``kw``; axis dicts are merged, not replaced."""
+    out: Spec = json.loads(json.dumps(_LAYOUT))
+    out["title"] = {"text": title}
+    for key, value in kw.items():
+        if key in ("xaxis", "yaxis"):
+            out[key].update(value)
+        else:
+            out[key] = value
+    return out
+
+
+def to_figure(spec: Spec) -> Any:
+    """A ``plotly.graph_objects.Figure`` of a spec (needs the ``plotly`` package)."""
     try:
         import plotly.graph_objects as go
     except ImportError:
         err = missing_dependency("plotly", "compile_lens plots")
         raise err from None
-    return go
+    return go.Figure(spec)
 
 
 def _timeline_rows(record: TraceRecord) -> list[tuple[str, str, float, float, str]]:
@@ -55,29 +73,27 @@ def _timeline_rows(record: TraceRecord) -> list[tuple[str, str, float, float, st
     return rows
 
 
-def timeline_figure(record: TraceRecord) -> go.Figure:
+def timeline_figure(record: TraceRecord) -> Spec:
     """Compile timeline from Dynamo to the last piece; the tracer's own time on its own row."""
-    go = _go()
     by_cat: dict[str, list[tuple[str, float, float, str]]] = defaultdict(list)
     order: dict[str, None] = {}
     for row, cat, start, dur, hover in _timeline_rows(record):
         by_cat[cat].append((row, start, dur, hover))
         order.setdefault(row, None)
     traces = [
-        go.Bar(orientation="h", name=cat, y=[r[0] for r in rows], base=[r[1] for r in rows],
-               x=[r[2] for r in rows], hovertext=[r[3] for r in rows],
-               marker_color=CATEGORY_COLORS.get(cat, "#6e7781"),
-               hovertemplate="%{hovertext}<br>start %{base:.3f} s, %{x:.3f} s<extra></extra>")
+        {"type": "bar", "orientation": "h", "name": cat, "y": [r[0] for r in rows],
+         "base": [r[1] for r in rows], "x": [r[2] for r in rows],
+         "hovertext": [r[3] for r in rows],
+         "marker": {"color": CATEGORY_COLORS.get(cat, "#6e7781")},
+         "hovertemplate": "%{hovertext}<br>start %{base:.3f} s, %{x:.3f} s<extra></extra>"}
         for cat, rows in sorted(by_cat.items())
     ]
-    fig = go.Figure(traces)
     overhead = record.run.tracer_overhead_s
-    fig.update_layout(**_LAYOUT, barmode="overlay",
-                      title=f"Compile timeline (tracer's own time: {overhead:.3f} s)",
-                      height=min(160 + 14 * len(order), 1400), xaxis_title="seconds since start",
-                      yaxis={"autorange": "reversed", "categoryorder": "array",
-                             "categoryarray": list(order)})
-    return fig
+    return {"data": traces, "layout": _layout(
+        f"Compile timeline (tracer's own time: {overhead:.3f} s)", barmode="overlay",
+        height=min(160 + 14 * len(order), 1400),
+        xaxis={"title": {"text": "seconds since start"}},
+        yaxis={"autorange": "reversed", "categoryorder": "array", "categoryarray": list(order)})}
 
 
 def _pass_matrix(record: TraceRecord) -> tuple[list[str], list[str], dict[tuple[str, str], float]]:
@@ -92,34 +108,29 @@ def _pass_matrix(record: TraceRecord) -> tuple[list[str], list[str], dict[tuple[
     return list(pieces), list(names), cells
 
 
-def passes_bar_figure(record: TraceRecord) -> go.Figure:
+def passes_bar_figure(record: TraceRecord) -> Spec:
     """Stacked bars: seconds per pass per piece (summed over compile sizes)."""
-    go = _go()
     pieces, names, cells = _pass_matrix(record)
-    traces = [go.Bar(name=n, x=pieces, y=[round(cells.get((p, n), 0.0), 6) for p in pieces])
-              for n in names]
-    fig = go.Figure(traces)
-    fig.update_layout(**_LAYOUT, barmode="stack", title="Inductor pass time per piece",
-                      yaxis_title="seconds", height=460, legend={"font": {"size": 9}})
-    return fig
+    traces = [{"type": "bar", "name": n, "x": pieces,
+               "y": [round(cells.get((p, n), 0.0), 6) for p in pieces]} for n in names]
+    return {"data": traces, "layout": _layout(
+        "Inductor pass time per piece", barmode="stack", height=460,
+        yaxis={"title": {"text": "seconds"}}, legend={"font": {"size": 9}})}
 
 
-def passes_heatmap_figure(record: TraceRecord) -> go.Figure:
+def passes_heatmap_figure(record: TraceRecord) -> Spec:
     """Heat map piece by pass (seconds, summed over compile sizes)."""
-    go = _go()
     pieces, names, cells = _pass_matrix(record)
     z = [[round(cells.get((p, n), 0.0), 6) for p in pieces] for n in names]
-    fig = go.Figure(go.Heatmap(z=z, x=pieces, y=names, colorscale="Blues",
-                               colorbar={"title": "s"},
-                               hovertemplate="%{y} on %{x}: %{z:.4f} s<extra></extra>"))
-    fig.update_layout(**_LAYOUT, title="Pass time: piece by pass",
-                      height=max(260, 18 * len(names) + 120))
-    return fig
+    trace = {"type": "heatmap", "z": z, "x": pieces, "y": names, "colorscale": "Blues",
+             "colorbar": {"title": {"text": "s"}},
+             "hovertemplate": "%{y} on %{x}: %{z:.4f} s<extra></extra>"}
+    return {"data": [trace], "layout": _layout("Pass time: piece by pass",
+                                               height=max(260, 18 * len(names) + 120))}
 
 
-def captures_figure(record: TraceRecord, metric: str = "seconds") -> go.Figure:
+def captures_figure(record: TraceRecord, metric: str = "seconds") -> Spec:
     """Heat map capture size by piece of ``seconds`` or ``memory_bytes``."""
-    go = _go()
     pieces = list(dict.fromkeys(c.submod for c in record.captures))
     sizes = sorted({c.size for c in record.captures})
     cells = {(c.size, c.submod): getattr(c, metric) for c in record.captures}
@@ -127,32 +138,44 @@ def captures_figure(record: TraceRecord, metric: str = "seconds") -> go.Figure:
     label = "MiB" if metric == "memory_bytes" else "s"
     if metric == "memory_bytes":
         z = [[None if v is None else round(v / 2**20, 4) for v in row] for row in z]
-    fig = go.Figure(go.Heatmap(z=z, x=pieces, y=[str(s) for s in sizes], colorscale="Oranges",
-                               colorbar={"title": label},
-                               hovertemplate=f"size %{{y}}, %{{x}}: %{{z}} {label}<extra></extra>"))
-    fig.update_layout(**_LAYOUT, title=f"CUDA-graph captures: {metric} (size by piece)",
-                      yaxis_title="capture size", height=max(260, 10 * len(sizes) + 140))
-    return fig
+    trace = {"type": "heatmap", "z": z, "x": pieces, "y": [str(s) for s in sizes],
+             "colorscale": "Oranges", "colorbar": {"title": {"text": label}},
+             "hovertemplate": f"size %{{y}}, %{{x}}: %{{z}} {label}<extra></extra>"}
+    return {"data": [trace], "layout": _layout(
+        f"CUDA-graph captures: {metric} (size by piece)", height=max(260, 10 * len(sizes) + 140),
+        yaxis={"title": {"text": "capture size"}, "type": "category"})}
 
 
-def lowering_figure(record: TraceRecord) -> go.Figure:
+def lowering_figure(record: TraceRecord) -> Spec:
     """Stacked bars: generated kernels / extern calls / fallbacks per piece."""
-    go = _go()
     counts: dict[tuple[str, str], int] = defaultdict(int)
     pieces: dict[str, None] = {}
     for low in record.lowerings:
         pieces.setdefault(low.submod, None)
         counts[(low.kind, low.submod)] += 1
     kinds = sorted({k for k, _ in counts})
-    fig = go.Figure([go.Bar(name=k, x=list(pieces), y=[counts.get((k, p), 0) for p in pieces])
-                     for k in kinds])
-    fig.update_layout(**_LAYOUT, barmode="stack", title="Lowering per piece", height=360,
-                      yaxis_title="count")
-    return fig
+    traces = [{"type": "bar", "name": k, "x": list(pieces),
+               "y": [counts.get((k, p), 0) for p in pieces]} for k in kinds]
+    return {"data": traces, "layout": _layout("Lowering per piece", barmode="stack", height=360,
+                                              yaxis={"title": {"text": "count"}})}
 
 
-def figure_html(fig: go.Figure, name: str) -> str:
-    """A figure as a ``<div>`` for a page that already embeds plotly.js (deterministic id)."""
-    div_id = content_id("plot", name, fig.to_json())
-    return fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id,
-                       config={"displaylogo": False, "responsive": True})
+def spec_json(spec: Spec) -> str:
+    """Deterministic JSON of a spec, safe inside ``<script>`` (every ``<`` escaped)."""
+    text = json.dumps(spec, sort_keys=True, separators=(",", ":"), allow_nan=False,
+                      default=str)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def figure_html(spec: Spec, name: str) -> str:
+    """A figure as a ``<div>`` + script for a page that already embeds plotly.js.
+
+    The id is a content hash, so the same figure always renders the same bytes.
+    """
+    body = spec_json(spec)
+    div_id = content_id("plot", name, body)
+    height = int(spec.get("layout", {}).get("height") or 400)
+    return (f'<div id="{div_id}" class="plotly-graph-div" style="height:{height}px;width:100%">'
+            f'</div><script type="text/javascript">(function(){{var f={body};'
+            f'Plotly.newPlot("{div_id}",f.data,f.layout,{json.dumps(CONFIG, sort_keys=True)});'
+            "})();</script>")

@@ -40,13 +40,15 @@ def html(body: str) -> Any:
     return _widgets().HTML(value=styled(body))
 
 
-def figure_bundle(fig: Any) -> dict[str, Any]:
-    """A plotly figure as a display-data output (plotly's own mime type; offline in JupyterLab)."""
+def figure_bundle(spec: dict[str, Any]) -> dict[str, Any]:
+    """A figure spec as a display-data output (plotly's own mime type; offline in JupyterLab)."""
     import json
 
-    body = json.loads(fig.to_json())
-    body["config"] = {"displaylogo": False, "responsive": True}
-    title = fig.layout.title.text or "figure"
+    from compile_lens.views.plots import CONFIG, spec_json
+
+    body = json.loads(spec_json(spec))
+    body["config"] = dict(CONFIG)
+    title = spec.get("layout", {}).get("title", {}).get("text") or "figure"
     return {
         "output_type": "display_data",
         "metadata": {},
@@ -57,8 +59,8 @@ def figure_bundle(fig: Any) -> dict[str, Any]:
     }
 
 
-def plot_output(*figures: Any) -> Any:
-    """An ``Output`` widget holding plotly figures, without printing anything outside Jupyter."""
+def plot_output(*figures: dict[str, Any]) -> Any:
+    """An ``Output`` widget holding figure specs, without printing anything outside Jupyter."""
     out = _widgets().Output()
     out.outputs = tuple(figure_bundle(f) for f in figures)
     return out

@@ -113,3 +113,24 @@ def test_real_demo_trace_renders(demo_trace: Any) -> None:
     assert out == render(demo_trace)
     for p in demo_trace.pieces:
         assert f'data-piece="{p.submod}"' in out
+
+
+def test_embedded_plotly_is_the_packaged_one() -> None:
+    from plotly.offline import get_plotlyjs
+
+    from compile_lens.views._assets import plotly_js
+
+    assert plotly_js() == get_plotlyjs()
+
+
+def test_figure_specs_are_valid_plotly_and_script_safe(hostile_trace: Any) -> None:
+    from compile_lens.views import plots
+
+    spec = plots.timeline_figure(hostile_trace)
+    plots.to_figure(spec)  # plotly's own validation accepts every spec we emit
+    for fn in (plots.passes_bar_figure, plots.passes_heatmap_figure, plots.lowering_figure):
+        plots.to_figure(fn(hostile_trace))
+    plots.to_figure(plots.captures_figure(hostile_trace, "memory_bytes"))
+    evil = {"data": [{"type": "bar", "name": "</script><script>alert(1)</script>"}]}
+    assert "</script><script>" not in plots.figure_html(evil, "x").replace(
+        '</div><script type="text/javascript">', "").rsplit("</script>", 1)[0]

@@ -65,5 +65,5 @@ def test_figure_bundle_is_plain_json(small_trace: Any) -> None:
     from compile_lens.views.plots import timeline_figure
 
     bundle = figure_bundle(timeline_figure(small_trace))
-    json.dumps(bundle)
+    json.dumps(bundle, allow_nan=False)
     assert bundle["data"]["text/plain"].startswith("<plotly figure: Compile timeline")
