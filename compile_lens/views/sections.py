@@ -20,7 +20,6 @@ from compile_lens.views._html import (
     content_id,
     esc,
     fold,
-    frame_table,
     hint,
     table,
 )
@@ -161,11 +160,13 @@ def key_blocks(record: TraceRecord, *, redact: bool = True) -> str:
 
 def pieces_and_keys(record: TraceRecord, *, redact: bool = True) -> str:
     """The pieces table (sortable, filterable), the cross-check status and the key factor lines."""
-    frame = tables.pieces_frame(record)
-    tid = content_id("tbl", "pieces", len(frame))
-    keys = [i for i, c in enumerate(frame.columns) if str(c).endswith("_key")]
-    return (cross_check_status(record)
-            + frame_table(frame, table_id=tid, filterable=True, scroll=True, short=keys)
+    rows = tables.pieces_rows(record)
+    cols = tables.PIECE_COLUMNS
+    tid = content_id("tbl", "pieces", len(rows))
+    keys = [i for i, c in enumerate(cols) if c.endswith("_key")]
+    body = table(cols, ([r.get(c) for c in cols] for r in rows), table_id=tid, filterable=True,
+                 scroll=True, short=keys)
+    return (cross_check_status(record) + body
             + mismatches(record) + key_blocks(record, redact=redact))
 
 
@@ -206,8 +207,9 @@ def lowering_table(record: TraceRecord) -> str:
     pieces = list(dict.fromkeys((low.graph_id, low.submod) for low in record.lowerings))
     rows = [[g, s] + [counts.get((g, s, k), 0) for k in kinds] for g, s in pieces]
     summary = table(["graph", "piece", *kinds], rows)
-    full = frame_table(tables.lowerings_frame(record), table_id=content_id("tbl", "lowerings"),
-                       filterable=True, scroll=True)
+    cols = tables.LOWERING_COLUMNS
+    full = table(cols, ([r[c] for c in cols] for r in tables.lowerings_rows(record)),
+                 table_id=content_id("tbl", "lowerings"), filterable=True, scroll=True)
     return summary + fold(f"all {len(record.lowerings)} lowerings", full)
 
 

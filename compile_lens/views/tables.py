@@ -81,6 +81,11 @@ PIECE_COLUMNS = ["graph_id", "submod", "index", "compiled_index", "is_split_op",
 
 def pieces_frame(record: TraceRecord) -> pd.DataFrame:
     """One row per piece and compile size; split ops get one row with no compile."""
+    return _frame(pieces_rows(record), PIECE_COLUMNS)
+
+
+def pieces_rows(record: TraceRecord) -> list[dict[str, Any]]:
+    """The rows of ``pieces_frame`` as plain dicts (the report uses them without pandas)."""
     compiles: dict[tuple[str, str], list[Any]] = {}
     for c in record.compiles:
         compiles.setdefault((c.graph_id, c.submod), []).append(c)
@@ -108,7 +113,7 @@ def pieces_frame(record: TraceRecord) -> pd.DataFrame:
                     seconds=c.seconds,
                 )
             rows.append(row)
-    return _frame(rows, PIECE_COLUMNS)
+    return rows
 
 
 PASS_COLUMNS = ["graph_id", "submod", "size", "phase", "name", "seconds", "count", "compile_id"]
@@ -137,7 +142,12 @@ LOWERING_COLUMNS = ["graph_id", "submod", "size", "kind", "name", "ops", "nodes"
 
 def lowerings_frame(record: TraceRecord) -> pd.DataFrame:
     """One row per generated kernel, extern call or fallback."""
-    rows = (
+    return _frame(lowerings_rows(record), LOWERING_COLUMNS)
+
+
+def lowerings_rows(record: TraceRecord) -> list[dict[str, Any]]:
+    """The rows of ``lowerings_frame`` as plain dicts."""
+    return [
         {
             "graph_id": low.graph_id,
             "submod": low.submod,
@@ -148,8 +158,7 @@ def lowerings_frame(record: TraceRecord) -> pd.DataFrame:
             "nodes": ", ".join(low.nodes),
         }
         for low in record.lowerings
-    )
-    return _frame(rows, LOWERING_COLUMNS)
+    ]
 
 
 CAPTURE_COLUMNS = ["graph_id", "submod", "size", "seconds", "memory_bytes", "replays"]
