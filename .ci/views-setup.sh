@@ -4,7 +4,7 @@
 # and JupyterLab + nbclient (the explorer-in-JupyterLab test and the notebook tests).
 # Idempotent; skips apt when the binaries are already there.
 set -euo pipefail
-export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1
+export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
 
 need_apt=()
 command -v dot >/dev/null 2>&1 || need_apt+=(graphviz)
