@@ -60,7 +60,7 @@ class EntryDiff:
         return all(p.same or (p.a and p.b and not p.kind) for p in self.pieces)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Diff:
     """Why two runs' cache keys differ; ``str()``, ``.to_dataframe()``, ``.to_html()``."""
 
@@ -89,6 +89,13 @@ class Diff:
         from compile_lens.views.diff import diff_html
 
         return diff_html(self, path)
+
+    def __repr__(self) -> str:
+        primary = [c for c in self.causes if not c.explained_by]
+        if self.equal:
+            return f"<compile_lens.Diff: keys agree ({self.a_name} vs {self.b_name})>"
+        first = f"; first: {primary[0].layer} {primary[0].name}" if primary else ""
+        return f"<compile_lens.Diff: keys differ, {len(primary)} cause(s){first}>"
 
     def __str__(self) -> str:
         from compile_lens.views.diff import diff_text

@@ -93,3 +93,14 @@ def test_html_of_a_real_trace_diff_is_deterministic(runs):
     page = compile_lens.diff(runs["base"], runs["edit"]).to_html()
     assert page == compile_lens.diff(runs["base"], runs["edit"]).to_html()
     assert "gm: graph code diff" in page
+
+
+def test_option_set_for_one_compile_is_named_from_the_key_lines(runs):
+    # torch.compile(options=...) patches the config inside the compile only: the run-level
+    # snapshots agree, and only the piece's key lines can name it.
+    d = compile_lens.diff(runs["base"], runs["options"])
+    first = d.causes[0]
+    assert (first.layer, first.name, first.old, first.new) == (
+        "piece", "inductor_config[max_fusion_size]", "64", "32")
+    assert "set only for this compile" in first.effect and "1 of 1" in first.effect
+    assert _primary(d) == ["inductor_config[max_fusion_size]"]

@@ -59,3 +59,12 @@ def test_cli_writes_html(tmp_path, capsys):
     assert cli_diff(str(FULL_BASE), str(FULL_SIZES), str(out)) == 1
     assert out.read_text().startswith("<!DOCTYPE html>")
     assert f"HTML written to {out}" in capsys.readouterr().out
+
+
+def test_repr_is_one_line():
+    d = compile_lens.diff(FULL_BASE, FULL_SIZES)
+    assert repr(d) == (
+        "<compile_lens.Diff: keys differ, 1 cause(s); first: config "
+        "vllm.compilation_config.compile_sizes>"
+    )
+    assert repr(compile_lens.diff(FULL_BASE, FULL_BASE)).startswith("<compile_lens.Diff: keys agree")
