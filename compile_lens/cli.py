@@ -1,4 +1,4 @@
-"""Command line: ``compile-lens demo | summary | report | diff``.
+"""Command line: ``compile-lens demo | summary | report | diff | factors``.
 
 Stage 5: only composes library calls, does I/O and sets exit codes (0 ok, 1 differ, 2 bad input).
 """
@@ -52,7 +52,18 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_diff(args: argparse.Namespace) -> int:
     from compile_lens.views.diff import cli_diff
 
-    return cli_diff(args.a, args.b, args.html)
+    return cli_diff(args.a, args.b, args.html, redact=not args.show_secrets)
+
+
+def _cmd_factors(args: argparse.Namespace) -> int:
+    from compile_lens.instrument.factors import collect_factors
+    from compile_lens.model.factor_readers import save_factors
+
+    dump = collect_factors(redact=not args.show_secrets)
+    path = save_factors(dump, args.out, redact=not args.show_secrets)
+    print(f"factors: {path} ({len(dump.env)} env vars, "
+          f"{sum(len(v) for v in dump.config.values())} config values)")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,7 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("a")
     diff.add_argument("b")
     diff.add_argument("--html", default=None, help="also write the diff as HTML")
+    diff.add_argument("--show-secrets", action="store_true",
+                      help="do not redact secret-looking env values (tokens, keys, passwords)")
     diff.set_defaults(func=_cmd_diff)
+    factors = sub.add_parser("factors", help="dump this process's cache-key factors (no compile)")
+    factors.add_argument("--out", default="factors.json")
+    factors.add_argument("--show-secrets", action="store_true",
+                         help="do not redact secret-looking env values")
+    factors.set_defaults(func=_cmd_factors)
     return parser
 
 

@@ -40,3 +40,16 @@ def test_module_entry_point_and_help():
                           text=True, check=True)
     for command in ("demo", "summary", "report", "diff"):
         assert command in proc.stdout
+
+
+def test_factors_command_writes_a_redacted_dump(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TORCHINDUCTOR_REDIS_PASSWORD", "hunter2_super_secret")
+    out = tmp_path / "f.json"
+    assert main(["factors", "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "TORCHINDUCTOR_REDIS_PASSWORD" in text, "the variable counts and is listed"
+    assert "hunter2_super_secret" not in text
+    assert "factors:" in capsys.readouterr().out
+    import compile_lens
+
+    assert compile_lens.diff(str(out), str(out)).equal

@@ -15,7 +15,7 @@ from compile_lens.model.events import (
     PieceCompile,
     Span,
 )
-from compile_lens.model.factors import FactorDump
+from compile_lens.model.factors import FactorDump, PieceKeys
 from compile_lens.model.graphs import WHOLE_GRAPH, DynamoGraph, GraphNode, Piece
 from compile_lens.model.serialize import read_trace, trace_from_json, trace_to_json
 from compile_lens.model.trace import SCHEMA_VERSION, ProcessInfo, RunInfo, TraceRecord
@@ -39,6 +39,7 @@ __all__ = [
     "PassTiming",
     "Piece",
     "PieceCompile",
+    "PieceKeys",
     "ProcessInfo",
     "RunInfo",
     "Span",
