@@ -96,8 +96,8 @@ def _available() -> tuple[list[Patch], dict[str, str], list[str]]:
             missing.append(target)
             continue
         patches.append(Patch(target, make, why="observe vLLM's compilation (vllm-hooks §9)"))
-        with contextlib.suppress(TypeError, OSError):
-            sources[target] = str(inspect.getsourcefile(value))
+        with contextlib.suppress(TypeError, OSError, ValueError):
+            sources[target] = str(inspect.getsourcefile(inspect.unwrap(value)))
     return patches, sources, missing
 
 

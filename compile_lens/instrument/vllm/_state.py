@@ -114,12 +114,35 @@ class Guard:
 GUARD = Guard()
 
 
-def emit(event: str, payload: dict[str, Any] | Callable[[], dict[str, Any]]) -> None:
-    """``_events.emit`` that never raises into vLLM (a failing payload is dropped)."""
+def emit(event: str, payload: dict[str, Any] | Callable[[], dict[str, Any]],
+         compile_id: Any = None) -> None:
+    """``_events.emit`` that never raises into vLLM (a failing payload is dropped).
+
+    ``compile_id`` (a Dynamo ``CompileId``) tags the event when it is emitted outside Dynamo's
+    compile context: ``aot_compile`` calls the backend after the capture context has closed, so
+    the graph event would otherwise not join the ``dynamo_output_graph`` of the same compile.
+    """
     try:
-        _events.emit(event, payload)
+        if compile_id is None:
+            _events.emit(event, payload)
+        else:
+            _emit_with_compile_id(event, payload, compile_id)
     except Exception:  # the trace stream is best effort; never break the compile for it
         return
+
+
+def _emit_with_compile_id(event: str, payload: Any, compile_id: Any) -> None:
+    import json
+
+    from torch._logging import trace_structured
+
+    def payload_fn() -> str:
+        body = payload() if callable(payload) else payload
+        return json.dumps(body, sort_keys=True, default=str)
+
+    trace_structured("artifact",
+                     metadata_fn=lambda: {"name": _events.PREFIX + event, "encoding": "json"},
+                     payload_fn=payload_fn, expect_trace_id=False, compile_id=compile_id)
 
 
 def size_label(compile_range: Any) -> str:

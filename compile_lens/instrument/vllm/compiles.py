@@ -89,11 +89,13 @@ class _Compile:
                       "size": self.frame.size}
         emit("piece_start", self.where)
         self.standalone: tuple[str | None, list[str], str] = (None, [], "")
+        key_start = time.perf_counter()
         if self.info.compiler in keys.KEYED_COMPILERS:
             self.standalone = keys.standalone_key(
                 manager, bound.get("graph"), list(bound.get("example_inputs") or []),
                 dict(bound.get("additional_inductor_config") or {}), self.range)
         self.start = time.perf_counter()
+        self.key_seconds = self.start - key_start
 
     def _key_of(self, result: Any) -> str | None:
         loaded = getattr(self.manager, "loaded_artifacts", {}) or {}
@@ -119,6 +121,7 @@ class _Compile:
         emit("piece_end", {
             **self.where, "outcome": outcome, "legacy_key": legacy_key,
             "standalone_key": self.standalone[0], "dedup_of": dedup_of, "seconds": seconds,
+            "key_seconds": self.key_seconds,
             "artifact_path": handle[1] if handle else None, "note": "; ".join(notes),
             "handle": list(handle) if handle else None, "graph_index": self.graph_index,
             "compile_range": _range_pair(self.range), "compiler": self.info.compiler,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from compile_lens._fx import describe_nodes, describe_value, readable_code
+from compile_lens._fx import describe_nodes, describe_value, readable_code, target_name
 from compile_lens.instrument.vllm import _state, files
 from compile_lens.instrument.vllm._state import GUARD, emit
 
@@ -45,8 +45,17 @@ def _begin(backend: Any, graph: Any) -> _state.GraphInfo:
         "nodes": describe_nodes(graph), "split_ops": [],
         "splitting_ops": splitting, "is_encoder": info.is_encoder, "rank": info.rank,
     }
-    emit("graph", payload)
+    emit("graph", payload, compile_id=_detached_compile_id(graph))
     return info
+
+
+def _detached_compile_id(graph: Any) -> Any:
+    """The graph's Dynamo compile id when the backend runs outside Dynamo's compile context."""
+    from torch._guards import CompileContext
+
+    if CompileContext.current_compile_id() is not None:
+        return None
+    return getattr(graph, "meta", {}).get("dynamo_compile_id")
 
 
 def _finish(backend: Any, info: _state.GraphInfo) -> None:
@@ -86,9 +95,32 @@ def _split_op_names(item_graph: Any, splitting_ops: list[str]) -> list[str]:
         if node.op != "call_function":
             continue
         if should_split is None or should_split(node, splitting_ops):
-            name = getattr(node.target, "_name", None) or str(node.target)
-            names.append(str(name))
+            names.append(_op_name(node.target))
     return names
+
+
+def _op_name(target: Any) -> str:
+    """``ns::op`` (``ns::op.overload``), the form vLLM's ``splitting_ops`` use."""
+    qualified = getattr(target, "_qualified_op_name", None)  # OpOverloadPacket
+    if isinstance(qualified, str):
+        return qualified
+    name = getattr(target, "name", None)  # OpOverload.name() -> "ns::op"
+    overload = getattr(target, "_overloadname", None)
+    if callable(name) and isinstance(overload, str):
+        base = str(name())
+        return base if overload == "default" else f"{base}.{overload}"
+    return target_name(target)
+
+
+def _code_of(gm: Any) -> str:
+    """The piece's Python code *without* touching the module.
+
+    ``gm.code`` on vLLM's lazy split submodules (``_LazyGraphModule``) forces their real recompile,
+    and a module recompiled before Inductor sees it hashes differently: reading ``.code`` here
+    changed vLLM's real AOTAutograd keys (measured on the toy). ``graph.python_code`` generates
+    the same text from the graph alone.
+    """
+    return str(gm.graph.python_code(root_module="self").src).strip()
 
 
 def _piece_rows(items: list[Any], splitting_ops: list[str]) -> list[dict[str, Any]]:
@@ -103,7 +135,7 @@ def _piece_rows(items: list[Any], splitting_ops: list[str]) -> list[dict[str, An
             "split_op": ", ".join(dict.fromkeys(ops)) or None,
             "compiled_index": None if is_split else compiled,
             "num_nodes": sum(1 for n in gm.graph.nodes if n.op not in ("placeholder", "output")),
-            "code": gm.code.strip(),
+            "code": _code_of(gm),
             "input_shapes": [str(describe_value(n.meta.get("example_value",
                                                             n.meta.get("val")))[0])
                              for n in inputs],

