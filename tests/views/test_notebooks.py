@@ -47,6 +47,11 @@ def test_notebook_runs_without_error(name: str, tmp_path: Path) -> None:
               if o.get("output_type") == "error"]
     assert errors == [], f"{name}: cells raised {errors}"
     assert any(p.suffix == ".html" for p in tmp_path.iterdir()), f"{name} wrote no report"
+    progress = [o["data"]["text/plain"] for c in nb.cells if c.cell_type == "code"
+                for o in c.get("outputs", []) if "text/plain" in o.get("data", {})
+                and str(o["data"]["text/plain"]).startswith("compile_lens: ")]
+    assert progress, f"{name}: trace() in a kernel showed no live progress line"
+    assert any("pieces" in p for p in progress)
 
 
 def test_notebooks_are_stored_without_outputs() -> None:
