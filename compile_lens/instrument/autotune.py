@@ -15,11 +15,13 @@ catches ``Exception`` and reports it to ``on_error`` (fail open).
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 from typing import Any
 
 from compile_lens import _events
 
+_SELECTOR = "torch._inductor.select_algorithm"
 _SAVER_NAME = "compile_lens_autotune_saver"
 MAX_CHOICES = 12  # the fastest choices kept per selection (max-autotune times 15-25)
 
@@ -63,11 +65,39 @@ def _total(precompile_times: Any) -> float | None:
 
 
 def install(on_error: Callable[[str, Exception], None]) -> Callable[[], None]:
-    """Add the feedback saver (once per process); the returned undo removes exactly this saver."""
+    """Record autotune picks; the returned undo removes exactly what this installed.
+
+    If Inductor's selector is not imported yet, the saver is added when the first Dynamo compile
+    starts (importing it here would bill the tracer for an import the compile makes anyway).
+    """
+    if _SELECTOR in sys.modules:
+        return _add_saver(on_error)
+    import torch._dynamo.callback as dynamo_callback
+
+    added: list[Callable[[], None]] = []
+
+    def compile_lens_autotune_on_start(*_: Any) -> None:
+        try:
+            if not added:
+                added.append(_add_saver(on_error))
+        except Exception as exc:  # Dynamo runs start callbacks unguarded
+            on_error("autotune", exc)
+
+    dynamo_callback.on_compile_start(compile_lens_autotune_on_start)
+
+    def undo() -> None:
+        dynamo_callback.callback_handler.remove_start_callback(compile_lens_autotune_on_start)
+        for step in added:
+            step()
+
+    return undo
+
+
+def _add_saver(on_error: Callable[[str, Exception], None]) -> Callable[[], None]:
     from torch._inductor import select_algorithm
 
     if any(getattr(f, "__name__", "") == _SAVER_NAME for f in _saver_list(select_algorithm)):
-        return lambda: None  # already recording (a trace session installed it)
+        return lambda: None  # already recording (another trace session installed it)
 
     def compile_lens_autotune_saver(timings: Any, name: Any, input_nodes: Any, choices: Any,
                                     profiled_bench_thunk: Any, precompile_times: Any = None,
