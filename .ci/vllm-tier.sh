@@ -11,7 +11,6 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${VENV:-$ROOT/.venv-vllm}"
 "$ROOT/.ci/vllm-setup.sh"
 cd "$ROOT"
-export VLLM_CPU_KVCACHE_SPACE="${VLLM_CPU_KVCACHE_SPACE:-1}"
 start=$(date +%s)
 "$VENV/bin/python" -m pytest tests/vllm -m vllm -q -p no:cacheprovider "$@"
 echo "vllm-tier: done in $(( $(date +%s) - start )) s"

@@ -20,10 +20,12 @@ def keep(directory: Path) -> Iterator[None]:
     """Also write this process's trace events to ``directory/events-<pid>.jsonl``."""
     from compile_lens.instrument.raw import JsonlSink
     from compile_lens.instrument.structured_log import StructuredTraceHandler, attach, detach
+    from compile_lens.instrument.vllm.process import _first as first
 
     directory.mkdir(parents=True, exist_ok=True)
     handler = StructuredTraceHandler(JsonlSink(directory))
     attach(handler)
+    first(handler)
     try:
         yield
     finally:

@@ -71,7 +71,7 @@ def test_counters_and_issues_from_the_vllm_events(runs: tuple[Run, Run]) -> None
     expected = {f"vllm.{k}": v for k, v in traced.result["counters"].items()}
     assert found.counters == expected
     assert found.issues == []
-    assert found.hooks[""]["missing"] == []
+    assert found.hooks["main"]["missing"] == []
     assert found.passes == [], "the eager backend runs no Inductor, so no vLLM pass"
 
 

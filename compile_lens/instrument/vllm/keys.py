@@ -18,11 +18,12 @@ from __future__ import annotations
 import contextlib
 import copy
 import inspect
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
 from compile_lens.backend.keys import NO_STANDALONE_KEY_NOTE, standalone_key_api
-from compile_lens.instrument._patching import Patch, patched
+from compile_lens.instrument._patching import Patch, patched, resolve
 
 KEYED_COMPILERS = ("inductor_standalone",)
 """Adaptors whose compile looks up an AOTAutograd key (``InductorAdaptor`` turns that cache off)."""
@@ -94,6 +95,25 @@ def _fake_mode_context(fn: Any, kwargs: dict[str, Any], mode: Any) -> Iterator[N
             yield
 
 
+AOT_COUNTER = "torch._functorch.aot_autograd:AOT_COUNTER"
+
+
+def _own_aot_ids() -> contextlib.AbstractContextManager[Any]:
+    """Give the key computation its own AOT id counter.
+
+    Computing a key takes the next id of AOTAutograd's process-wide ``AOT_COUNTER`` (it builds an
+    ``AOTConfig``); the real compiles after it would get shifted ids, which Inductor writes into
+    the generated code (``# AOT ID: ['4_inference']``), so the artifacts vLLM saves would differ
+    from an untraced run's by that comment (measured). The id is not part of the key.
+    """
+    try:
+        resolve(AOT_COUNTER)
+    except Exception:  # a torch without the counter has nothing to protect
+        return contextlib.nullcontext()
+    return patched(Patch(AOT_COUNTER, lambda _original: itertools.count(),
+                         why="keep the real compiles' AOT ids unchanged"))
+
+
 def standalone_key(manager: Any, graph: Any, example_inputs: list[Any], config: dict[str, Any],
                    compile_range: Any) -> tuple[str | None, list[str], str]:
     """``(key, factor lines, note)`` for one piece × range; ``key`` is ``None`` with a reason.
@@ -120,6 +140,7 @@ def standalone_key(manager: Any, graph: Any, example_inputs: list[Any], config: 
                 _inductor_patches(config, compile_range)))
             stack.enter_context(torch._functorch.config.patch(_functorch_patches()))
             stack.enter_context(_fake_mode_context(fn, kwargs, mode))
+            stack.enter_context(_own_aot_ids())
             result = fn(copy.deepcopy(graph), list(example_inputs), dynamic_shapes, **kwargs)
     except Exception as exc:  # an uncacheable piece: say why, keep the real compile untouched
         return None, [], f"standalone key unavailable: {type(exc).__name__}: {exc}"
