@@ -20,10 +20,14 @@ Events and their payload fields (JSON objects; all optional unless marked):
 ``piece_end``   graph_key*, submod*, size*, outcome*, legacy_key, standalone_key, dedup_of,
                 seconds, artifact_path, note
 ``key_lines``   key*, lines* (the factor lines of a cache key, sent once per key)
-``capture``     graph_key*, submod*, size* (int), seconds, memory_bytes
+``capture``     graph_key*, submod*, size* (int), seconds, memory_bytes; GPU detail: capture_seconds,
+                warmup_seconds, allocated_bytes, reserved_bytes, static_input_bytes, copied/adopted/
+                shared/in_place (how each input reached the static buffers), first_tokens, artifact
 ``replays``     graph_key*, counts* ({"submod|size": n})
 ``note``        message* (a degraded capability, said in plain words)
 ``plain_key``   key*, lines, seconds (predicted key of a plain torch.compile graph; cross_check)
+``autotune``    op*, picked, picked_ms, choices ([[name, ms or None]], fastest first), input_shapes,
+                num_choices, failed, precompile_s
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ EVENT_NAMES = (
     "replays",
     "note",
     "plain_key",
+    "autotune",
 )
 
 

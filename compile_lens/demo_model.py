@@ -55,7 +55,8 @@ class DecoderLayer(nn.Module):
         q, k, v = self.qkv_proj(self.input_norm(x)).chunk(3, dim=-1)
         q, k, v = (t.view(tokens, self.heads, self.head_dim).transpose(0, 1) for t in (q, k, v))
         q, k = rotary(q, positions, self.head_dim), rotary(k, positions, self.head_dim)
-        attn = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        # 4-D [batch=1, heads, tokens, head_dim] inputs: SDPA's fused kernels take this form.
+        attn = F.scaled_dot_product_attention(q[None], k[None], v[None], is_causal=True)[0]
         x = x + self.o_proj(attn.transpose(0, 1).reshape(tokens, hidden))
         gate, up = self.gate_up_proj(self.post_norm(x)).chunk(2, dim=-1)
         return x + self.down_proj(F.silu(gate) * up)

@@ -86,7 +86,10 @@ def install(on_error: Callable[[str, Exception], None]) -> Callable[[], None]:
     dynamo_callback.on_compile_start(compile_lens_autotune_on_start)
 
     def undo() -> None:
-        dynamo_callback.callback_handler.remove_start_callback(compile_lens_autotune_on_start)
+        # torch._dynamo.reset() inside the block clears Dynamo's callbacks: ours may be gone.
+        handler = dynamo_callback.callback_handler
+        if compile_lens_autotune_on_start in getattr(handler, "start_callbacks", ()):
+            handler.remove_start_callback(compile_lens_autotune_on_start)
         for step in added:
             step()
 

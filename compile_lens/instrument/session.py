@@ -22,7 +22,7 @@ from typing import Any
 from compile_lens import _session
 from compile_lens.api import Trace
 from compile_lens.errors import CompileLensError
-from compile_lens.instrument import hooks, plain_keys, runinfo
+from compile_lens.instrument import autotune, hooks, plain_keys, runinfo
 from compile_lens.instrument.issues import IssueLog
 from compile_lens.instrument.merge import read_session_dir
 from compile_lens.instrument.raw import ListSink, RawEvent
@@ -86,10 +86,14 @@ def trace(
         _install(undo, issues, handler, code_objects if bytecode else None, session_dir,
                  cross_check)
     previous = _session.activate(_session.SessionOptions(cross_check=cross_check, strict=strict))
+    replays_since = _capture_seq()
     try:
         yield result
     finally:
         _session.activate(previous)
+        # Before restoring: the replay counts travel on the stream the handler still listens to.
+        with _timed(overhead, "cudagraph_replays"), issues.guard("cudagraph_replays"):
+            _report_replays(replays_since)
         with _timed(overhead, "restore"):
             for step in reversed(undo):
                 with issues.guard("restore"):
@@ -113,6 +117,7 @@ def _install(undo: list[Callable[[], None]], issues: IssueLog, handler: Structur
     steps: list[tuple[str, Callable[[], Callable[[], None]]]] = [
         ("structured_trace", lambda: hooks.install_trace_handler(handler)),
         ("aot_factor_lines", hooks.enable_aot_factor_lines),
+        ("autotune", lambda: autotune.install(issues.record)),
     ]
     if code_objects is not None:
         steps.append(("bytecode_hook", lambda: hooks.install_bytecode_hook(code_objects)))
@@ -130,6 +135,22 @@ def _install(undo: list[Callable[[], None]], issues: IssueLog, handler: Structur
                     step()
                 undo.clear()
             issues.record(name, exc)
+
+
+_CUDAGRAPHS = "compile_lens.backend.cudagraphs"
+
+
+def _capture_seq() -> int:
+    """Where the CUDA-graph capture count stands (0 when nothing was ever captured)."""
+    module = sys.modules.get(_CUDAGRAPHS)
+    return module.capture_seq() if module is not None else 0
+
+
+def _report_replays(since: int) -> None:
+    """Emit the replay counts of the graphs captured inside the block (nothing without graphs)."""
+    module = sys.modules.get(_CUDAGRAPHS)
+    if module is not None:
+        module.report_replays(since=since)
 
 
 def _vllm_install(strict: bool) -> Callable[[], None]:
