@@ -10,6 +10,7 @@ renderer. ``to_figure(spec)`` gives a ``plotly.graph_objects.Figure`` for your o
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from typing import Any
 
@@ -108,25 +109,41 @@ def _pass_matrix(record: TraceRecord) -> tuple[list[str], list[str], dict[tuple[
     return list(pieces), list(names), cells
 
 
+# Inductor's phase timers nest (``create_aot_dispatcher_function`` contains codegen, which contains
+# ``compile_file``), so only the individual FX passes (``pass.<group>.<pass>``) add up.
+FX_PASS_PREFIX = "pass."
+BLUES = [[0.0, "#f7fbff"], [0.5, "#6baed6"], [1.0, "#08306b"]]
+ORANGES = [[0.0, "#fff5eb"], [0.5, "#fd8d3c"], [1.0, "#7f2704"]]
+
+
 def passes_bar_figure(record: TraceRecord) -> Spec:
-    """Stacked bars: seconds per pass per piece (summed over compile sizes)."""
+    """Stacked bars: seconds per pass per piece (summed over compile sizes).
+
+    When the trace has individual FX passes (``pass.*``), only those are stacked: Inductor's
+    phase timers nest, and stacking nested times would count them several times.
+    """
     pieces, names, cells = _pass_matrix(record)
-    traces = [{"type": "bar", "name": n, "x": pieces,
-               "y": [round(cells.get((p, n), 0.0), 6) for p in pieces]} for n in names]
+    leaves = [n for n in names if n.startswith(FX_PASS_PREFIX)]
+    title = ("FX pass time per piece (individual passes; phases nest, see the heat map)"
+             if leaves else "Inductor pass time per piece")
+    traces = [{"type": "bar", "name": n.removeprefix(FX_PASS_PREFIX), "x": pieces,
+               "y": [round(cells.get((p, n), 0.0), 6) for p in pieces]} for n in leaves or names]
     return {"data": traces, "layout": _layout(
-        "Inductor pass time per piece", barmode="stack", height=460,
-        yaxis={"title": {"text": "seconds"}}, legend={"font": {"size": 9}})}
+        title, barmode="stack", height=460, yaxis={"title": {"text": "seconds"}},
+        legend={"font": {"size": 9}})}
 
 
 def passes_heatmap_figure(record: TraceRecord) -> Spec:
-    """Heat map piece by pass (seconds, summed over compile sizes)."""
+    """Heat map piece by pass; colour on a log scale (phases span 1e-4 s to minutes)."""
     pieces, names, cells = _pass_matrix(record)
-    z = [[round(cells.get((p, n), 0.0), 6) for p in pieces] for n in names]
-    trace = {"type": "heatmap", "z": z, "x": pieces, "y": names, "colorscale": "Blues",
-             "colorbar": {"title": {"text": "s"}},
-             "hovertemplate": "%{y} on %{x}: %{z:.4f} s<extra></extra>"}
-    return {"data": [trace], "layout": _layout("Pass time: piece by pass",
-                                               height=max(260, 18 * len(names) + 120))}
+    secs = [[round(cells.get((p, n), 0.0), 6) for p in pieces] for n in names]
+    z = [[None if v <= 0 else round(math.log10(v), 4) for v in row] for row in secs]
+    trace = {"type": "heatmap", "z": z, "x": pieces, "y": names, "customdata": secs,
+             "colorscale": BLUES, "colorbar": {"title": {"text": "log10 s"}},
+             "hovertemplate": "%{y} on %{x}: %{customdata:.4f} s<extra></extra>"}
+    return {"data": [trace], "layout": _layout(
+        "Pass and phase time: piece by pass (log colour)",
+        height=max(260, 16 * len(names) + 120), yaxis={"autorange": "reversed"})}
 
 
 def captures_figure(record: TraceRecord, metric: str = "seconds") -> Spec:
@@ -139,7 +156,7 @@ def captures_figure(record: TraceRecord, metric: str = "seconds") -> Spec:
     if metric == "memory_bytes":
         z = [[None if v is None else round(v / 2**20, 4) for v in row] for row in z]
     trace = {"type": "heatmap", "z": z, "x": pieces, "y": [str(s) for s in sizes],
-             "colorscale": "Oranges", "colorbar": {"title": {"text": label}},
+             "colorscale": ORANGES, "colorbar": {"title": {"text": label}},
              "hovertemplate": f"size %{{y}}, %{{x}}: %{{z}} {label}<extra></extra>"}
     return {"data": [trace], "layout": _layout(
         f"CUDA-graph captures: {metric} (size by piece)", height=max(260, 10 * len(sizes) + 140),

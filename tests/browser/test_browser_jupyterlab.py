@@ -149,6 +149,12 @@ def test_explorer_renders_in_jupyterlab(browser: Any, lab: tuple[str, str], shot
     page.locator(".jp-OutputArea .cl-piece-detail", has_text="(piece 0)").first.wait_for()
     page.wait_for_timeout(300)
     page.locator(".jp-OutputArea").first.screenshot(path=str(shots / "explorer-graph.png"))
+    page.locator(".jp-OutputArea .lm-TabBar-tab", has_text="Passes").first.click()
+    page.wait_for_function(  # the Passes tab's two figures drew (the Overview's is hidden now)
+        "() => Array.from(document.querySelectorAll('.jp-OutputArea .js-plotly-plot'))"
+        ".filter(e => e.offsetParent !== null).length >= 2")
+    page.wait_for_timeout(300)
+    page.locator(".jp-OutputArea").first.screenshot(path=str(shots / "explorer-passes.png"))
     assert page.locator(".jp-OutputArea .jp-RenderedText[data-mime-type*=stderr]").count() == 0
     assert log.blocked == [], f"the page tried to reach the network: {log.blocked}"
     ours = [e for e in log.errors if "compile_lens" in e or "plotly" in e.lower()]

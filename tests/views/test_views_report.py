@@ -134,3 +134,15 @@ def test_figure_specs_are_valid_plotly_and_script_safe(hostile_trace: Any) -> No
     evil = {"data": [{"type": "bar", "name": "</script><script>alert(1)</script>"}]}
     assert "</script><script>" not in plots.figure_html(evil, "x").replace(
         '</div><script type="text/javascript">', "").rsplit("</script>", 1)[0]
+
+
+def test_real_passes_stack_only_individual_fx_passes(demo_trace: Any) -> None:
+    from compile_lens.views.plots import passes_bar_figure, passes_heatmap_figure
+
+    names = {p.name for p in demo_trace.passes}
+    assert any(n.startswith("pass.") for n in names), "the recorder records individual FX passes"
+    stacked = {t["name"] for t in passes_bar_figure(demo_trace)["data"]}
+    assert "create_aot_dispatcher_function" not in stacked, "nested phase timers are not stacked"
+    assert stacked == {n.removeprefix("pass.") for n in names if n.startswith("pass.")}
+    heat = passes_heatmap_figure(demo_trace)["data"][0]
+    assert set(heat["y"]) == names, "the heat map keeps every pass and phase"
