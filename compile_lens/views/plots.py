@@ -97,12 +97,17 @@ def timeline_figure(record: TraceRecord) -> Spec:
         yaxis={"autorange": "reversed", "categoryorder": "array", "categoryarray": list(order)})}
 
 
+def _piece(record: TraceRecord, graph_id: str, submod: str) -> str:
+    """A piece's axis label: ``submod_2``, or ``g1:submod_2`` when the trace has several graphs."""
+    return submod if len(record.graphs) <= 1 else f"{graph_id}:{submod}"
+
+
 def _pass_matrix(record: TraceRecord) -> tuple[list[str], list[str], dict[tuple[str, str], float]]:
     pieces: dict[str, None] = {}
     names: dict[str, None] = {}
     cells: dict[tuple[str, str], float] = defaultdict(float)
     for p in record.passes:
-        piece = p.submod if len(record.graphs) <= 1 else f"{p.graph_id}:{p.submod}"
+        piece = _piece(record, p.graph_id, p.submod)
         pieces.setdefault(piece, None)
         names.setdefault(p.name, None)
         cells[(piece, p.name)] += p.seconds
@@ -148,9 +153,10 @@ def passes_heatmap_figure(record: TraceRecord) -> Spec:
 
 def captures_figure(record: TraceRecord, metric: str = "seconds") -> Spec:
     """Heat map capture size by piece of ``seconds`` or ``memory_bytes``."""
-    pieces = list(dict.fromkeys(c.submod for c in record.captures))
+    pieces = list(dict.fromkeys(_piece(record, c.graph_id, c.submod) for c in record.captures))
     sizes = sorted({c.size for c in record.captures})
-    cells = {(c.size, c.submod): getattr(c, metric) for c in record.captures}
+    cells = {(c.size, _piece(record, c.graph_id, c.submod)): getattr(c, metric)
+             for c in record.captures}
     z = [[cells.get((s, p)) for p in pieces] for s in sizes]
     label = "MiB" if metric == "memory_bytes" else "s"
     if metric == "memory_bytes":
@@ -168,8 +174,9 @@ def lowering_figure(record: TraceRecord) -> Spec:
     counts: dict[tuple[str, str], int] = defaultdict(int)
     pieces: dict[str, None] = {}
     for low in record.lowerings:
-        pieces.setdefault(low.submod, None)
-        counts[(low.kind, low.submod)] += 1
+        piece = _piece(record, low.graph_id, low.submod)
+        pieces.setdefault(piece, None)
+        counts[(low.kind, piece)] += 1
     kinds = sorted({k for k, _ in counts})
     traces = [{"type": "bar", "name": k, "x": list(pieces),
                "y": [counts.get((k, p), 0) for p in pieces]} for k in kinds]

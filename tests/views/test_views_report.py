@@ -146,3 +146,24 @@ def test_real_passes_stack_only_individual_fx_passes(demo_trace: Any) -> None:
     assert stacked == {n.removeprefix("pass.") for n in names if n.startswith("pass.")}
     heat = passes_heatmap_figure(demo_trace)["data"][0]
     assert set(heat["y"]) == names, "the heat map keeps every pass and phase"
+
+
+def test_gpu_trace_with_two_graphs_keeps_pieces_apart() -> None:
+    from pathlib import Path
+
+    from compile_lens.model import read_trace
+    from compile_lens.views.plots import captures_figure, lowering_figure
+
+    path = Path(__file__).resolve().parents[1] / "fixtures" / "traces" / "gpu_h100.json"
+    if not path.exists():
+        pytest.skip("tests/fixtures/traces/gpu_h100.json is not recorded")
+    record = read_trace(path)
+    graphs = {c.graph_id for c in record.captures} | {low.graph_id for low in record.lowerings}
+    low_x = lowering_figure(record)["data"][0]["x"]
+    if len(record.graphs) > 1:
+        assert {x.split(":")[0] for x in low_x} <= graphs, "pieces are labelled by graph"
+    cap = captures_figure(record)["data"][0]
+    cells = sum(v is not None for row in cap["z"] for v in row)
+    assert cells == len(record.captures), "one heat-map cell per capture, none merged"
+    html = render(record)
+    assert "CUDA-graph captures: seconds" in html
