@@ -15,6 +15,7 @@ session state but is another process: it records into the directory like any chi
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import warnings
 
@@ -22,12 +23,20 @@ SESSION_DIR_ENV = "COMPILE_LENS_SESSION_DIR"
 
 
 def _tracing_here() -> bool:
-    """True in the process that runs the ``trace()`` block (not in a fork of it)."""
+    """True in the process that runs the ``trace()`` block (not in a fork of it).
+
+    A forked child inherits the session state; it is told apart by the pid that installed the
+    observers or, when vLLM was imported only after ``trace()`` began, by having a
+    ``multiprocessing`` parent.
+    """
     from compile_lens import _session
     from compile_lens.instrument import vllm
 
-    return (_session.current() is not None and vllm.installed()
-            and vllm._INSTALL.get("pid") == os.getpid())
+    if _session.current() is None:
+        return False
+    if vllm.installed():
+        return vllm._INSTALL.get("pid") == os.getpid()
+    return multiprocessing.parent_process() is None
 
 
 def register() -> None:
