@@ -66,9 +66,14 @@ def target_name(target: Any) -> str:
     return str(target)
 
 
-def describe_nodes(gm: Any) -> list[dict[str, Any]]:
-    """One dict per node: name, op, target, shape, dtype, dynamic_dims, module_path, source."""
+def describe_nodes(gm: Any, piece_of: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """One dict per node: name, op, target, shape, dtype, dynamic_dims, module_path, source.
+
+    Also ``inputs`` (names of the nodes it reads) and, when ``piece_of`` maps node names to
+    submodules, ``piece``; both land in ``GraphNode.extra`` (the views draw edges and clusters).
+    """
     rows = []
+    piece_of = piece_of or {}
     for node in gm.graph.nodes:
         value = node.meta.get("example_value", node.meta.get("val"))
         shape, dtype, dynamic = describe_value(value)
@@ -81,6 +86,8 @@ def describe_nodes(gm: Any) -> list[dict[str, Any]]:
             "dynamic_dims": dynamic,
             "module_path": _module_path(node),
             "source": _source_line(node),
+            "inputs": [arg.name for arg in node.all_input_nodes],
+            **({"piece": piece_of[node.name]} if node.name in piece_of else {}),
         })
     return rows
 

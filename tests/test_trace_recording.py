@@ -22,6 +22,13 @@ def test_graph_node_table_has_shapes_dynamic_dims_and_module_paths(demo_traced):
     sdpa = nodes[nodes.target.str.contains("scaled_dot_product_attention")]
     assert len(sdpa) == 3
     assert "scaled_dot_product_attention" in graph.code
+    # Every computing node knows its piece and its inputs (the graph views draw from these).
+    by_name = {n.name: n for n in graph.nodes}
+    sdpa_node = next(n for n in graph.nodes if "scaled_dot_product_attention" in n.target)
+    assert sdpa_node.extra["piece"] == "submod_1"
+    assert all(i in by_name for i in sdpa_node.extra["inputs"])
+    assert {n.extra.get("piece") for n in graph.nodes if n.op == "call_function"} == {
+        p.submod for p in demo_traced.trace.record.pieces}
 
 
 def test_pieces_frame_has_keys_outcomes_and_seconds(demo_traced):

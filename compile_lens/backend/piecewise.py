@@ -83,8 +83,8 @@ class PiecewiseBackend:
         split_gm, items = split_graph(gm, self.splitting_ops)
         _events.emit("graph", lambda: {
             "graph_key": graph_key, "backend": self.compiler_name, "code": readable_code(gm),
-            "nodes": describe_nodes(gm), "split_ops": [str(i.split_op) for i in items
-                                                      if i.is_split_op],
+            "nodes": describe_nodes(gm, {n: i.submod for i in items for n in i.nodes}),
+            "split_ops": [str(i.split_op) for i in items if i.is_split_op],
         })
         _events.emit("split", lambda: {"graph_key": graph_key, "pieces": _piece_rows(items)})
         if not self.key_api:

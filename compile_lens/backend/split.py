@@ -19,13 +19,14 @@ from compile_lens._fx import target_name
 
 @dataclass(frozen=True)
 class SplitItem:
-    """One submodule of the split graph."""
+    """One submodule of the split graph; ``nodes`` are the original graph's node names in it."""
 
     submod: str
     index: int
     is_split_op: bool
     split_op: str | None
     graph: torch.fx.GraphModule
+    nodes: tuple[str, ...] = ()
 
 
 def normalize_op_name(op: Any) -> str:
@@ -76,12 +77,16 @@ def split_graph(
         else:
             part[node] = current
     split_gm = split_module(gm, None, lambda n: part[n], keep_original_order=True)
+    members: dict[int, list[str]] = {}
+    for node, number in part.items():
+        members.setdefault(number, []).append(node.name)
     items = []
     for index, node in enumerate(n for n in split_gm.graph.nodes if n.op == "call_module"):
         number = int(str(node.target).rsplit("_", 1)[-1])
         items.append(SplitItem(
             submod=str(node.target), index=index, is_split_op=number in split_names,
             split_op=split_names.get(number), graph=getattr(split_gm, str(node.target)),
+            nodes=tuple(members.get(number, ())),
         ))
     return split_gm, items
 
