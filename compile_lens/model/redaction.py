@@ -20,7 +20,7 @@ _SECRET_NAME = re.compile(
     re.IGNORECASE,
 )
 _SECRET_VALUE = re.compile(
-    r"(hf_[A-Za-z0-9]{20,}|sk-[A-Za-z0-9_-]{16,}|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_\w{20,}"
+    r"(hf_[A-Za-z0-9]{16,}|sk-[A-Za-z0-9_-]{16,}|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_\w{20,}"
     r"|AKIA[0-9A-Z]{16}|xox[abposr]-[A-Za-z0-9-]{10,}|eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"
     r"|-----BEGIN [A-Z ]*PRIVATE KEY-----|://[^/\s:@]+:[^/\s@]+@)"
 )
@@ -42,6 +42,16 @@ def looks_secret(name: str, value: Any) -> bool:
     if _SECRET_NAME.search(name):
         return True
     return isinstance(value, str) and bool(_SECRET_VALUE.search(value))
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether an environment variable *name* looks like it holds a credential."""
+    return bool(_SECRET_NAME.search(name))
+
+
+def redact_text(text: str, placeholder: str = REDACTED_PREFIX + ">") -> str:
+    """Mask token-shaped substrings (Hugging Face, OpenAI, GitHub, AWS, Slack, JWT, URL passwords)."""
+    return _SECRET_VALUE.sub(placeholder, text)
 
 
 def redacted_value(name: str, value: Any) -> str:
