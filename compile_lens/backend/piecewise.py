@@ -13,6 +13,7 @@ exist for every piece).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import time
 from collections.abc import Callable, Sequence
@@ -98,7 +99,7 @@ class PiecewiseBackend:
         interpreter = _PieceInterpreter(split_gm, self, graph_key, items, plan)
         # The python dispatcher is on while Dynamo propagates fake tensors too: without it some
         # ops (SDPA on CUDA) fall back to real kernels and specialise the dynamic size.
-        with fake_mode or _null(), enable_python_dispatcher():
+        with fake_mode or contextlib.nullcontext(), enable_python_dispatcher():
             interpreter.run(*fake_args)
         return split_gm
 
@@ -231,11 +232,3 @@ def _aot_cache_hits() -> int:
     from torch._dynamo.utils import counters
 
     return int(counters["aot_autograd"]["autograd_cache_hit"])
-
-
-class _null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
