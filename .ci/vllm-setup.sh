@@ -21,7 +21,8 @@ check() {
 import importlib.util, sys
 import torch, vllm, vllm.compilation.backends  # noqa: F401
 import compile_lens, pytest  # noqa: F401
-need = ["nbclient", "nbformat", "ipykernel", "hypothesis", "pandas"]
+need = ["nbclient", "nbformat", "ipykernel", "hypothesis", "pandas", "ipywidgets", "plotly",
+        "graphviz", "depyf"]
 sys.exit(0 if all(importlib.util.find_spec(m) for m in need) else 1)
 PY
 }
@@ -55,12 +56,13 @@ pipi --no-deps -r "$REQ"
 # 2. compile_lens itself, editable, without its (torch) dependency resolution.
 pipi --no-deps -e "$ROOT"
 
-# 3. Test + notebook tooling. These do not depend on torch, so a normal resolve is safe; the
-#    constraint pins torch to the installed CPU build in case anything would pull it.
+# 3. Test + notebook tooling (compile_lens' [dev] and [notebook] extras, for notebooks/03_vllm).
+#    The constraint pins torch to the installed CPU build, so nothing can pull another torch.
 CONSTRAINT="$(mktemp)"
 trap 'rm -f "$CONSTRAINT"' EXIT
 "$PY" -c "import torch; print('torch==' + torch.__version__)" > "$CONSTRAINT"
-pipi -c "$CONSTRAINT" pytest hypothesis pandas nbclient nbformat ipykernel
+pipi -c "$CONSTRAINT" pytest hypothesis pandas nbclient nbformat ipykernel \
+  ipywidgets plotly graphviz depyf
 
 check || { echo "vllm-setup: venv at $VENV is incomplete after install" >&2; exit 1; }
 "$PY" -c "import torch, vllm; print('vllm-setup: torch', torch.__version__, 'vllm', vllm.__version__)"

@@ -122,7 +122,7 @@ def install(strict: bool) -> Callable[[], None]:
         _INSTALL["depth"] += 1
         return _release
     patches, sources, missing = _available()
-    _state.GUARD.strict = strict
+    _state.GUARD.reset(strict)
     stack = contextlib.ExitStack()
     stack.enter_context(patched(*patches))
     try:

@@ -86,6 +86,12 @@ class Guard:
         self._seen: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
 
+    def reset(self, strict: bool) -> None:
+        """Start a new session: its strictness, and every failure warned about again."""
+        with self._lock:
+            self.strict = strict
+            self._seen.clear()
+
     def run(self, hook: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Call ``fn``; on ``Exception`` report it under ``hook`` and return ``None``."""
         try:
