@@ -107,8 +107,8 @@ def test_plugin_does_nothing_without_a_trace(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_a_dead_process_leaves_a_partial_trace(tmp_path: Path) -> None:
-    env = {**os.environ, "VLLM_CACHE_ROOT": str(tmp_path / "cache")}
     with compile_lens.trace(strict=True) as t:
+        env = {**os.environ, "VLLM_CACHE_ROOT": str(tmp_path / "cache")}  # the session dir too
         child = subprocess.run([sys.executable, str(HERE / "_child_dies.py")], env=env,
                                capture_output=True, text=True, timeout=600, check=False)
     assert child.returncode == -9, child.stderr[-3000:]
