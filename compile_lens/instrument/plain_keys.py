@@ -43,18 +43,25 @@ def _predict(wrapper: Any, gm: Any, inputs: Any, config_patches: Any) -> dict[st
             "seconds": time.perf_counter() - start}
 
 
+NO_PREDICTOR_NOTE = ("plain torch.compile keys are not predicted: this torch has no "
+                     "compile_fx.autograd_cache_key (torch ≥ 2.12)")
+
+
 def install(on_error: Callable[[str, Exception], None]) -> Callable[[], None]:
-    """Wrap the Inductor backend wrapper; ``on_error`` records a failed prediction (fail open)."""
-    if predictor() is None:
-        _events.emit("note", {"message": "plain torch.compile keys are not predicted: this torch "
-                                         "has no compile_fx.autograd_cache_key (torch ≥ 2.12)"})
-        return lambda: None
+    """Wrap the Inductor backend wrapper; ``on_error`` records a failed prediction (fail open).
+
+    ``compile_fx`` is imported at the first compile, not here: the compile imports it anyway,
+    and the tracer should not be billed for it.
+    """
 
     def make(original: Any) -> Any:
         def __call__(self: Any, model_: Any, inputs_: Any, **kwargs: Any) -> Any:
             try:
-                body = _predict(self, model_, inputs_, kwargs.get("config_patches"))
-                _events.emit("plain_key", body)
+                if predictor() is None:
+                    _events.emit("note", {"message": NO_PREDICTOR_NOTE})
+                else:
+                    body = _predict(self, model_, inputs_, kwargs.get("config_patches"))
+                    _events.emit("plain_key", body)
             except Exception as exc:  # the prediction is ours; the user's compile goes on
                 on_error("plain_key", exc)
             return original(self, model_, inputs_, **kwargs)
