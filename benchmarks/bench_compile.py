@@ -62,7 +62,10 @@ def worker(spec: dict) -> dict:
 def run(spec: dict) -> dict:
     """Run ``worker(spec)`` in a fresh Python process."""
     proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)],
-                          capture_output=True, text=True, check=True)
+                          capture_output=True, text=True, check=False)
+    if proc.returncode:
+        msg = f"benchmark worker failed for {spec}:\n{proc.stderr[-3000:]}"
+        raise SystemExit(msg)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 

@@ -95,3 +95,22 @@ def test_a_second_process_loads_instead_of_compiling(demo_traced, tmp_path):
     cold_keys = {(c.submod, c.size): c.standalone_key for c in demo_traced.trace.record.compiles}
     assert {(c.submod, c.size): c.standalone_key for c in warm.compiles} == cold_keys
     torch.testing.assert_close(torch.load(tmp_path / "out.pt"), demo_traced.outputs[8])
+
+
+def test_inductor_caches_disabled_compiles_and_notes_the_unsaved_artifact(tmp_path):
+    """With ``force_disable_caches`` there is no artifact to save: the compile must go on."""
+    from _runs import inductor_cache
+
+    import compile_lens
+    from compile_lens import demo_model
+
+    model = demo_model.build(layers=1)
+    backend = compile_lens.piecewise(cache_dir=str(tmp_path / "art"))
+    ids, pos = demo_model.example_inputs(8)
+    with inductor_cache(tmp_path / "inductor"), torch._inductor.config.patch(
+            force_disable_caches=True), torch.no_grad(), compile_lens.trace(strict=True) as t:
+        out = torch.compile(model, backend=backend)(ids, pos)
+    torch.testing.assert_close(out, model(ids, pos), rtol=1e-4, atol=1e-5)
+    compiled = [c for c in t.record.compiles if c.outcome == "compiled"]
+    assert compiled and all("artifact not saved" in c.note for c in compiled)
+    assert not list((tmp_path / "art").glob("*.bin"))

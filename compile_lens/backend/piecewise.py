@@ -146,7 +146,8 @@ class PiecewiseBackend:
                 runnable = self._compile_artifact(gm, args, dynamic_shapes)
             outcome = CACHE_HIT if _aot_cache_hits() > hits_before else COMPILED
             if key is not None and self.cache is not None and not cross_check:
-                path = str(self.cache.store(key, runnable))
+                path, store_note = self._store(key, runnable)
+                note = "; ".join(n for n in (note, store_note) if n)
         if key is not None and key not in self._by_key:
             self._by_key[key] = (runnable, item.submod)
         seconds = time.perf_counter() - start
@@ -159,6 +160,15 @@ class PiecewiseBackend:
             if k and lines:
                 _events.emit("key_lines", lambda k=k, lines=lines: {"key": k, "lines": lines})
         return runnable
+
+    def _store(self, key: str, runnable: Any) -> tuple[str | None, str]:
+        """Save to the artifact cache; a save that fails (e.g. with Inductor's caches disabled,
+        ``CompiledArtifact`` has nothing to save) costs the warm start, never the compile."""
+        assert self.cache is not None
+        try:
+            return str(self.cache.store(key, runnable)), ""
+        except (RuntimeError, OSError) as exc:
+            return None, f"artifact not saved ({type(exc).__name__}: {exc})"
 
     def _standalone_key(
         self, gm: torch.fx.GraphModule, args: list[Any], dynamic_shapes: str
