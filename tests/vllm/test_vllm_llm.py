@@ -52,6 +52,10 @@ def test_trace_holds_the_compile_from_vllms_processes(runs: dict[str, Run]) -> N
     assert found.counters["vllm.num_piecewise_graphs_seen"] == 5
     assert found.issues == []
     assert {a.name for a in found.artifacts} >= {"cache_key_factors.json", "computation_graph.py"}
+    assert {(p.submod, p.name) for p in found.passes} >= {
+        (s, "VllmIRLoweringPass") for s in ("submod_0", "submod_2", "submod_4")}
+    lowered = {(low.submod, low.ops[0], low.extra["provider"]) for low in found.lowerings}
+    assert ("submod_0", "rms_norm", "native") in lowered, "vLLM IR rms_norm lowered to native"
 
 
 def test_key_cross_check_on_the_real_model(runs: dict[str, Run]) -> None:

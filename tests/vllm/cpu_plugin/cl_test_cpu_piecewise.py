@@ -7,9 +7,10 @@ vLLM's real piecewise path on a machine without a GPU. It applies the same chang
 without a trace. Two vLLM-on-CPU limits are worked around:
 
 1. ``CpuPlatform.check_and_update_config`` rewrites ``mode=VLLM_COMPILE`` into
-   ``DYNAMO_TRACE_ONCE`` (plain ``torch.compile``). Wrapped here: the mode and backend are restored
-   and ``compile_sizes`` filled right after it, before ``VllmConfig.__post_init__`` computes the
-   compile ranges and the splitting ops (vLLM's attention ops), exactly as on a GPU.
+   ``DYNAMO_TRACE_ONCE`` (plain ``torch.compile``) and turns vLLM IR torch-wrapping off. Wrapped
+   here: the mode, backend and ``ir_enable_torch_wrap`` are restored and ``compile_sizes`` filled
+   right after it, before ``VllmConfig.__post_init__`` computes the compile ranges and the
+   splitting ops (vLLM's attention ops), exactly as on a GPU.
 2. vLLM's CPU linear layers call ``torch.ops._C.onednn_mm`` (an out-variant op). In piecewise
    mode Inductor sees it functionalised, and vLLM's ``FixFunctionalizationPass`` then looks up
    CUDA-only ops that the CPU build lacks (``AttributeError: … fused_add_rms_norm_static_fp8_quant``).
@@ -41,10 +42,12 @@ def register() -> None:
 
     def check_and_update_config(cls: Any, vllm_config: Any) -> None:
         wanted = vllm_config.compilation_config.mode == CompilationMode.VLLM_COMPILE
+        torch_wrap = vllm_config.compilation_config.ir_enable_torch_wrap
         original.__func__(cls, vllm_config)
         cc = vllm_config.compilation_config
         if wanted and cc.mode == CompilationMode.DYNAMO_TRACE_ONCE:
             cc.mode = CompilationMode.VLLM_COMPILE
+            cc.ir_enable_torch_wrap = torch_wrap  # vLLM IR ops stay wrapped, as on a GPU
             cc.backend = cc.backend if cc.backend in ("eager", "inductor") else "inductor"
             if cc.compile_sizes is None:
                 cc.post_init_cudagraph_sizes()
