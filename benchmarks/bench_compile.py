@@ -83,7 +83,8 @@ def bench_overhead(tmp: Path, layers: int, repeats: int) -> dict:
         ratios.append(traced["compile_s"] / untraced["compile_s"])
         rows.append({"untraced_s": untraced["compile_s"], "traced_s": traced["compile_s"],
                      "tracer_self_s": traced["tracer_overhead_s"],
-                     "breakdown": traced["overhead_breakdown"], "key_seconds": traced["key_seconds"]})
+                     "breakdown": traced["overhead_breakdown"], "key_seconds": traced["key_seconds"],
+                     "untraced_key_seconds": untraced["untraced_key_seconds"]})
     self_pct = [100 * r["tracer_self_s"] / r["traced_s"] for r in rows]
     return {"layers": layers, "ratio_median": statistics.median(ratios), "ratios": ratios,
             "tracer_self_pct_median": statistics.median(self_pct), "runs": rows}
@@ -118,18 +119,29 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--worker")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--parts", default="overhead,dedup,warm",
+                        help="comma-separated subset of overhead,dedup,warm (results merge into "
+                             "benchmarks/results/compile.json)")
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
         return
     layers, dedup_layers, repeats = (2, 6, 1) if args.quick else (4, 16, 3)
+    out = HERE / "results" / "compile.json"
+    results = json.loads(out.read_text()) if out.exists() else {}
+    parts = set(args.parts.split(","))
     with tempfile.TemporaryDirectory(prefix="cl_bench_") as tmp_name:
         tmp = Path(tmp_name)
-        results = {"overhead": bench_overhead(tmp, layers, repeats),
-                   "dedup": bench_dedup(tmp, dedup_layers), "warm": bench_warm(tmp, layers)}
+        if "overhead" in parts:
+            results["overhead"] = bench_overhead(tmp, layers, repeats)
+        if "dedup" in parts:
+            results["dedup"] = bench_dedup(tmp, dedup_layers)
+        if "warm" in parts:
+            results["warm"] = bench_warm(tmp, layers)
     # The first key of a process pays torch_key() and warm-up once; the rest is the per-piece cost.
     traced_keys = [k for r in results["overhead"]["runs"] for k in r["key_seconds"][1:]]
-    untraced_keys = results["dedup"]["untraced_key_seconds"][1:]
+    untraced_keys = [k for r in results["overhead"]["runs"]
+                     for k in r.get("untraced_key_seconds", [])[1:]]
     results["standalone_key_ms"] = {
         "untraced_median": 1000 * statistics.median(untraced_keys),
         "untraced_max": 1000 * max(untraced_keys), "n_untraced": len(untraced_keys),
@@ -137,7 +149,6 @@ def main() -> None:
     import torch
 
     results["env"] = {"torch": torch.__version__, "python": sys.version.split()[0]}
-    out = HERE / "results" / "compile.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=1))
     o, d, w, k = (results[x] for x in ("overhead", "dedup", "warm", "standalone_key_ms"))
