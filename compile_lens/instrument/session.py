@@ -123,7 +123,7 @@ def _install(undo: list[Callable[[], None]], issues: IssueLog, handler: Structur
         steps.append(("bytecode_hook", lambda: hooks.install_bytecode_hook(code_objects)))
     if cross_check:
         steps.append(("plain_key", lambda: plain_keys.install(issues.record)))
-    if "vllm" in sys.modules:
+    if _vllm_loaded():
         steps.append(("vllm", lambda: _vllm_install(issues.strict)))
     for name, install in steps:
         try:
@@ -151,6 +151,13 @@ def _report_replays(since: int) -> None:
     module = sys.modules.get(_CUDAGRAPHS)
     if module is not None:
         module.report_replays(since=since)
+
+
+def _vllm_loaded() -> bool:
+    """Whether the real vLLM is imported (a directory named ``vllm`` on ``sys.path``, such as a
+    test folder, imports as an empty namespace package: it has no ``__version__``)."""
+    module = sys.modules.get("vllm")
+    return module is not None and getattr(module, "__version__", None) is not None
 
 
 def _vllm_install(strict: bool) -> Callable[[], None]:

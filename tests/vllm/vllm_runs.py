@@ -21,7 +21,14 @@ from typing import Any
 import pytest
 
 HERE = Path(__file__).parent
-HAS_VLLM = importlib.util.find_spec("vllm") is not None
+def _real_vllm() -> bool:
+    """True only for an installed vLLM: ``tests/`` is on sys.path, so this very folder would
+    otherwise be found as a namespace package named ``vllm`` (no origin)."""
+    spec = importlib.util.find_spec("vllm")
+    return spec is not None and spec.origin not in (None, "namespace")
+
+
+HAS_VLLM = _real_vllm()
 VLLM = [pytest.mark.vllm,
         pytest.mark.skipif(not HAS_VLLM, reason="vLLM is not installed (run .ci/vllm-tier.sh)")]
 RUN_TIMEOUT_S = 900
