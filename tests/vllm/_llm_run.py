@@ -47,6 +47,7 @@ def main() -> int:
     parser.add_argument("--trace", action="store_true")
     args = parser.parse_args()
     out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     import raw_events
     import torch

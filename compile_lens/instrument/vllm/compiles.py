@@ -165,9 +165,8 @@ def wrap_compile(original: Any) -> Any:
 
     @functools.wraps(original)
     def compile(self: Any, *args: Any, **kwargs: Any) -> Any:
-        bound = signature.bind(self, *args, **kwargs)
-        bound.apply_defaults()
-        seen: _Compile | None = GUARD.run("vllm.compile.start", _Compile, self, bound.arguments)
+        seen: _Compile | None = GUARD.run("vllm.compile.start", _start, signature, self, args,
+                                          kwargs)
         returned = False
         try:
             with contextlib.ExitStack() as stack:
@@ -187,6 +186,13 @@ def wrap_compile(original: Any) -> Any:
         return result
 
     return compile
+
+
+def _start(signature: inspect.Signature, manager: Any, args: tuple[Any, ...],
+           kwargs: dict[str, Any]) -> _Compile:
+    bound = signature.bind(manager, *args, **kwargs)
+    bound.apply_defaults()
+    return _Compile(manager, bound.arguments)
 
 
 def _capture_legacy(stack: contextlib.ExitStack) -> Any:

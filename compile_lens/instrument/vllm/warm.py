@@ -14,6 +14,7 @@ can be compared artifact by artifact.
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import os
 from typing import Any
@@ -53,13 +54,14 @@ def _begin_mega(state: dict[str, Any], artifacts: Any) -> _state.GraphInfo:
 def wrap_reconstruct(original: Any) -> Any:
     """Module-attribute wrapper of ``reconstruct_serializable_fn_from_mega_artifact``."""
 
+    signature = inspect.signature(original)
+
     @functools.wraps(original)
-    def reconstruct(state: Any, standalone_compile_artifacts: Any, *args: Any,
-                    **kwargs: Any) -> Any:
+    def reconstruct(*args: Any, **kwargs: Any) -> Any:
         token = _state.WARM.set(None)
         try:
-            info = GUARD.run("vllm.warm_start", _begin_mega, state, standalone_compile_artifacts)
-            result = original(state, standalone_compile_artifacts, *args, **kwargs)
+            info = GUARD.run("vllm.warm_start", _begin_mega_call, signature, args, kwargs)
+            result = original(*args, **kwargs)
         finally:
             _state.WARM.reset(token)
         if info is not None:
@@ -67,6 +69,12 @@ def wrap_reconstruct(original: Any) -> Any:
         return result
 
     return reconstruct
+
+
+def _begin_mega_call(signature: inspect.Signature, args: tuple[Any, ...],
+                     kwargs: dict[str, Any]) -> _state.GraphInfo:
+    bound = signature.bind(*args, **kwargs).arguments
+    return _begin_mega(bound["state"], bound["standalone_compile_artifacts"])
 
 
 def _finish_mega(info: _state.GraphInfo) -> None:
@@ -119,18 +127,20 @@ def _report_hashes(backend: Any, result: Any) -> None:
 def wrap_try_load_aot(original: Any) -> Any:
     """Module-attribute wrapper of ``decorators._try_load_aot_compiled_fn(model, path)``."""
 
+    signature = inspect.signature(original)
+
     @functools.wraps(original)
-    def _try_load_aot_compiled_fn(model: Any, aot_compilation_path: Any, *args: Any,
-                                  **kwargs: Any) -> Any:
-        result = original(model, aot_compilation_path, *args, **kwargs)
-        GUARD.run("vllm.aot_load", _report_aot_load, str(aot_compilation_path),
-                  result is not None)
+    def _try_load_aot_compiled_fn(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
+        GUARD.run("vllm.aot_load", _report_aot_load, signature, args, kwargs, result is not None)
         return result
 
     return _try_load_aot_compiled_fn
 
 
-def _report_aot_load(path: str, loaded: bool) -> None:
+def _report_aot_load(signature: inspect.Signature, args: tuple[Any, ...],
+                     kwargs: dict[str, Any], loaded: bool) -> None:
+    path = str(signature.bind(*args, **kwargs).arguments["aot_compilation_path"])
     emit("vllm_artifact", {"name": "aot_model", "path": path, "loaded": loaded,
                            "exists": os.path.exists(path),
                            "size": os.path.getsize(path) if os.path.exists(path) else 0})
