@@ -29,7 +29,8 @@ def _run(script: str, out: Path, cache: Path, traced: bool, env: dict[str, str])
     full_env = {**os.environ, "VLLM_CACHE_ROOT": str(cache), **env}
     proc = subprocess.run(args, env=full_env, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        raise SystemExit(f"{script} failed:\n{(proc.stdout + proc.stderr)[-4000:]}")
+        msg = f"{script} failed:\n{(proc.stdout + proc.stderr)[-4000:]}"
+        raise SystemExit(msg)
     result = json.loads((out / "result.json").read_text())
     if traced:
         trace = json.loads((out / "trace.json").read_text())
