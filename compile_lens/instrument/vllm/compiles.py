@@ -134,7 +134,6 @@ class _Compile:
         if legacy_key:
             self.info.first_by_key.setdefault(legacy_key, self.frame.submod)
 
-
     def failed(self, seconds: float) -> None:
         """Close the piece scope when vLLM's compile raised (the exception propagates as is)."""
         try:
