@@ -12,5 +12,5 @@ VENV="${VENV:-$ROOT/.venv-vllm}"
 "$ROOT/.ci/vllm-setup.sh"
 cd "$ROOT"
 start=$(date +%s)
-"$VENV/bin/python" -m pytest tests/vllm -m vllm -q -p no:cacheprovider "$@"
+"$VENV/bin/python" -m pytest tests/vllm tests/diff/test_vllm_trace_diff.py -m vllm -q -p no:cacheprovider "$@"
 echo "vllm-tier: done in $(( $(date +%s) - start )) s"
