@@ -8,6 +8,7 @@ process is marked incomplete with a note, never waited for.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from compile_lens.instrument.raw import RawEvent, read_jsonl
@@ -26,15 +27,30 @@ def read_session_dir(directory: Path) -> tuple[list[RawEvent], list[ProcessInfo]
         role = str(meta.get("role") or "worker")
         name = f"{role}-{pid_text}"
         got, complete = read_jsonl(path, name)
+        note = "" if complete else "the process stopped mid-write: its trace is partial"
+        if complete and meta.get("state") == "running" and not _alive(pid_text):
+            complete, note = False, "the process died before it finished: its trace is partial"
         events.extend(got)
         processes.append(ProcessInfo(
             name=name, pid=int(pid_text) if pid_text.isdigit() else 0, role=role,
             rank=meta.get("rank") if isinstance(meta.get("rank"), int) else None,
-            complete=complete,
-            note="" if complete else "the process stopped mid-write: its trace is partial",
+            complete=complete, note=note,
             extra={k: v for k, v in meta.items() if k not in ("pid", "role", "rank")},
         ))
     return events, processes
+
+
+def _alive(pid_text: str) -> bool:
+    """Whether process ``pid`` still exists (signal 0 checks without touching it)."""
+    if not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _process_meta(path: Path) -> dict[str, object]:

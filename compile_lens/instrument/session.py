@@ -9,6 +9,7 @@ reported as the tracer's overhead.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import sys
@@ -114,6 +115,9 @@ def _install(undo: list[Callable[[], None]], issues: IssueLog, handler: Structur
              cross_check: bool) -> None:
     """Install every observer; each failure is an issue (or raises when strict)."""
     undo.append(_set_env(SESSION_DIR_ENV, session_dir))
+    # Child processes (vLLM's EngineCore, workers) read the session's options from here.
+    Path(session_dir, "session.json").write_text(
+        json.dumps({"strict": issues.strict, "cross_check": cross_check}), encoding="utf-8")
     steps: list[tuple[str, Callable[[], Callable[[], None]]]] = [
         ("structured_trace", lambda: hooks.install_trace_handler(handler)),
         ("aot_factor_lines", hooks.enable_aot_factor_lines),
@@ -219,6 +223,7 @@ def _build(t0: float, wall: float, events: list[RawEvent], session_dir: str,
     parts = builder.parts
     with _timed(overhead, "parse"), issues.guard("parse"):
         parts = builder.feed_all(events)
+    vllm = _vllm_records(builder, events, overhead, issues)
     with _timed(overhead, "decompile"), issues.guard("decompile"):
         parts.graphs = _attach_bytecode(parts.graphs, code_objects)
     factor_dump = None
@@ -233,19 +238,36 @@ def _build(t0: float, wall: float, events: list[RawEvent], session_dir: str,
     counters_after = _counters()
     counters = {k: v - counters_before.get(k, 0) for k, v in counters_after.items()
                 if v != counters_before.get(k, 0)}
+    counters.update(vllm.counters)
     info = runinfo.collect(options)
     run = RunInfo(
         **info, started_at=datetime.fromtimestamp(t0, UTC).isoformat(timespec="seconds"),
         wall_s=round(wall, 6), tracer_overhead_s=round(sum(overhead.values()), 6),
         overhead_breakdown={k: round(v, 6) for k, v in sorted(overhead.items())},
-        notes=parts.notes,
+        notes=parts.notes, extra={"vllm_hooks": vllm.hooks} if vllm.hooks else {},
     )
     return TraceRecord(
         run=run, graphs=parts.graphs, pieces=parts.pieces, compiles=parts.compiles,
-        passes=parts.passes, lowerings=parts.lowerings, captures=parts.captures,
-        spans=parts.spans, factors=factor_dump, key_lines=parts.key_lines, counters=counters,
-        issues=issues.issues(), processes=processes,
+        passes=[*parts.passes, *vllm.passes], lowerings=[*parts.lowerings, *vllm.lowerings],
+        captures=parts.captures, spans=parts.spans, factors=factor_dump,
+        key_lines=parts.key_lines, counters=counters, artifacts=vllm.artifacts,
+        issues=[*issues.issues(), *vllm.issues], processes=processes,
     )
+
+
+def _vllm_records(builder: TraceBuilder, events: list[RawEvent], overhead: dict[str, float],
+                  issues: IssueLog) -> Any:
+    """vLLM-specific records (pass timings, IR lowering, cache files, counters, hook failures)
+    reported by the vLLM observers, in this or any other process; empty without them."""
+    from compile_lens.instrument.vllm import records
+
+    found = records.VllmRecords()
+    if not any(e.name.startswith("artifact:compile_lens_") and e.name.removeprefix(
+            "artifact:compile_lens_") in records.EVENTS for e in events):
+        return found
+    with _timed(overhead, "parse_vllm"), issues.guard("parse_vllm"):
+        found = records.collect(events, lambda e, key: builder._graph_for_key(e, key).id)
+    return found
 
 
 def _attach_bytecode(graphs: list[DynamoGraph], code_objects: list[tuple[str, Any]]) -> list[DynamoGraph]:

@@ -54,10 +54,14 @@ class StructuredTraceHandler(logging.Handler):
 
 
 def attach(handler: StructuredTraceHandler) -> None:
-    """Attach ``handler`` to the trace logger (idempotent)."""
+    """Attach ``handler`` to the trace logger, first in line (idempotent).
+
+    First, because torch's import-time ``LazyTraceHandler`` removes itself from the list while
+    the first event is being handled, which makes the handler after it miss that event.
+    """
     logger = logging.getLogger(TRACE_LOGGER)
     if handler not in logger.handlers:
-        logger.addHandler(handler)
+        logger.handlers.insert(0, handler)
 
 
 def detach(handler: StructuredTraceHandler) -> None:
