@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from _runs import inductor_cache
 
 import compile_lens
 from compile_lens import demo_model
@@ -48,10 +49,7 @@ def save(t: Any, name: str) -> None:
 
 def run_graphs(root: Path, *, cross_check: bool = False) -> GraphRun:
     """The demo model through piecewise CUDA graphs, traced, in the Inductor cache ``root``."""
-    previous = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
-    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(root / "inductor")
-    torch._dynamo.reset()
-    try:
+    with inductor_cache(root / "inductor"):
         model = demo_model.build(layers=LAYERS, device="cuda")
         backend = compile_lens.piecewise(compile_sizes=[4], cudagraph_sizes=SIZES,
                                          cache_dir=str(root / "artifacts"))
@@ -70,11 +68,5 @@ def run_graphs(root: Path, *, cross_check: bool = False) -> GraphRun:
         torch.cuda.synchronize()
         # Keep the graph runners alive past torch._dynamo.reset() for the tests to inspect.
         run.pieces = [p for p in list(cudagraphs._LIVE) if p.context is backend.graph_context]
-    finally:
-        torch._dynamo.reset()
-        if previous is None:
-            os.environ.pop("TORCHINDUCTOR_CACHE_DIR", None)
-        else:
-            os.environ["TORCHINDUCTOR_CACHE_DIR"] = previous
     run.trace = t
     return run
