@@ -77,6 +77,9 @@ def _torch_system() -> dict[str, str]:
 
 
 def _device_info(torch: Any) -> dict[str, str]:
+    """Device facts for the key-factor dump; never initializes CUDA (see ``device``)."""
+    from compile_lens.instrument import device
+
     out = {"device": "cpu"}
     cuda = getattr(torch.version, "cuda", None)
     hip = getattr(torch.version, "hip", None)
@@ -84,15 +87,10 @@ def _device_info(torch: Any) -> dict[str, str]:
         out["cuda_version"] = str(cuda)
     if hip:
         out["hip_version"] = str(hip)
-    if (cuda or hip) and torch.cuda.is_available():
-        index = torch.cuda.current_device()
-        out["device"] = "cuda"
-        out["gpu"] = str(torch.cuda.get_device_name(index))
-        cap = torch.cuda.get_device_capability(index)
-        out["gpu_capability"] = f"{cap[0]}.{cap[1]}"
-        driver = getattr(torch.cuda, "driver_version", None)
-        if callable(driver):
-            out["cuda_driver"] = str(driver())
+    if cuda:
+        facts = device.facts()
+        out.update({k: v for k, v in facts.items()
+                    if k in ("device", "gpu", "gpu_capability", "cuda_driver")})
     return out
 
 

@@ -7,6 +7,8 @@ import platform
 import sys
 from typing import Any
 
+from compile_lens.instrument import device
+
 
 def _version(dist: str) -> str | None:
     try:
@@ -15,8 +17,12 @@ def _version(dist: str) -> str | None:
         return None
 
 
-def features() -> dict[str, bool]:
-    """What this torch offers, found by probing attributes (never by version strings)."""
+def features(device_facts: dict[str, str] | None = None) -> dict[str, bool]:
+    """What this torch offers, found by probing attributes (never by version strings).
+
+    ``cuda_available`` comes from ``device.facts()`` (NVML when CUDA is not initialized), never
+    from ``torch.cuda.is_available()``, which initializes the driver in this process.
+    """
     import importlib as il
 
     import torch
@@ -30,7 +36,8 @@ def features() -> dict[str, bool]:
     out["standalone_compile"] = hasattr(torch._inductor, "standalone_compile")
     graphs = getattr(torch.cuda, "graphs", None)
     out["cuda_graph_hooks"] = hasattr(graphs, "register_graph_capture_start_hook")
-    out["cuda_available"] = bool(torch.cuda.is_available())
+    facts = device_facts if device_facts is not None else device.facts()
+    out["cuda_available"] = facts.get("device") == "cuda" and facts.get("source") != "none"
     return out
 
 
@@ -40,12 +47,7 @@ def collect(options: dict[str, Any]) -> dict[str, Any]:
 
     from compile_lens._version import __version__
 
-    device = "cpu"
-    if torch.cuda.is_available():
-        try:
-            device = torch.cuda.get_device_name()
-        except Exception:
-            device = "cuda"
+    facts = device.facts()
     triton = _version("triton") or _version("pytorch-triton")
     vllm = sys.modules.get("vllm")
     return {
@@ -53,10 +55,11 @@ def collect(options: dict[str, Any]) -> dict[str, Any]:
         "triton_version": triton,
         "python_version": platform.python_version(),
         "platform": platform.platform(),
-        "device": device,
+        "device": facts.get("gpu") or facts.get("device", "cpu"),
         "cuda_version": torch.version.cuda,
         "vllm_version": getattr(vllm, "__version__", None) if vllm else None,
         "compile_lens_version": __version__,
-        "features": features(),
+        "features": features(facts),
+        "extra": {"device_facts": facts},
         "options": options,
     }
