@@ -106,11 +106,13 @@ class _KeyComputed(BaseException):
 
 
 def probe_standalone_key(
-    graph: Any, example_inputs: list[Any], dynamic_shapes: str
+    graph: Any, example_inputs: list[Any], dynamic_shapes: str, **compile_kwargs: Any
 ) -> tuple[str | None, list[str]]:
     """``(key, factor lines)`` that ``standalone_compile(graph, ...)`` would look up; no compile.
 
-    Raises ``KeyProbeError`` when the key function was not reached or refused the piece.
+    ``compile_kwargs`` are passed on to ``standalone_compile`` (``options``, ``aot``: what the
+    caller's real compile passes, e.g. vLLM's adaptor). Raises ``KeyProbeError`` when the key
+    function was not reached or refused the piece.
     """
     import torch
 
@@ -132,7 +134,8 @@ def probe_standalone_key(
     try:
         with patched(Patch(LEGACY_TARGET, make, why="stop standalone_compile at its key")):
             torch._inductor.standalone_compile(
-                copy.deepcopy(graph), list(example_inputs), dynamic_shapes=dynamic_shapes)
+                copy.deepcopy(graph), list(example_inputs), dynamic_shapes=dynamic_shapes,
+                **compile_kwargs)
     except _KeyComputed:
         if refused:
             msg = f"AOTAutograd refused the piece: {type(refused[0]).__name__}: {refused[0]}"
