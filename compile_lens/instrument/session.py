@@ -25,11 +25,11 @@ from compile_lens.api import Trace
 from compile_lens.errors import CompileLensError
 from compile_lens.instrument import autotune, hooks, plain_keys, runinfo
 from compile_lens.instrument.issues import IssueLog
-from compile_lens.instrument.merge import read_session_dir
-from compile_lens.instrument.raw import ListSink, RawEvent
-from compile_lens.instrument.recorder import TraceBuilder
 from compile_lens.instrument.structured_log import StructuredTraceHandler
 from compile_lens.model import DynamoGraph, ProcessInfo, RunInfo, TraceRecord
+from compile_lens.record.merge import read_session_dir
+from compile_lens.record.raw import ListSink, RawEvent
+from compile_lens.record.recorder import TraceBuilder
 
 SESSION_DIR_ENV = "COMPILE_LENS_SESSION_DIR"
 
@@ -158,10 +158,8 @@ def _report_replays(since: int) -> None:
 
 
 def _vllm_loaded() -> bool:
-    """Whether the real vLLM is imported (a directory named ``vllm`` on ``sys.path``, such as a
-    test folder, imports as an empty namespace package: it has no ``__version__``)."""
-    module = sys.modules.get("vllm")
-    return module is not None and getattr(module, "__version__", None) is not None
+    """Whether vLLM is imported: its hooks go in only then, so tracing never imports vLLM."""
+    return sys.modules.get("vllm") is not None
 
 
 def _vllm_install(strict: bool) -> Callable[[], None]:
@@ -215,6 +213,8 @@ def _build(t0: float, wall: float, events: list[RawEvent], session_dir: str,
            want_factors: bool) -> TraceRecord:
     """Parse everything recorded into a ``TraceRecord`` (fail-open per part)."""
     processes = [ProcessInfo(name="main", pid=os.getpid(), role="main")]
+    with _timed(overhead, "flush_processes"), issues.guard("flush_processes"):
+        _flush_processes(session_dir)
     with _timed(overhead, "merge_processes"), issues.guard("merge_processes"):
         more_events, more_procs = read_session_dir(Path(session_dir))
         events = [*events, *more_events]
@@ -240,11 +240,14 @@ def _build(t0: float, wall: float, events: list[RawEvent], session_dir: str,
                 if v != counters_before.get(k, 0)}
     counters.update(vllm.counters)
     info = runinfo.collect(options)
+    run_extra = {**info.pop("extra", {}), **({"vllm_hooks": vllm.hooks} if vllm.hooks else {}),
+                 **({"vllm_cudagraphs": vllm.cudagraphs} if vllm.cudagraphs else {})}
     run = RunInfo(
         **info, started_at=datetime.fromtimestamp(t0, UTC).isoformat(timespec="seconds"),
         wall_s=round(wall, 6), tracer_overhead_s=round(sum(overhead.values()), 6),
         overhead_breakdown={k: round(v, 6) for k, v in sorted(overhead.items())},
-        notes=parts.notes, extra={"vllm_hooks": vllm.hooks} if vllm.hooks else {},
+        notes=parts.notes,
+        extra=run_extra,
     )
     return TraceRecord(
         run=run, graphs=parts.graphs, pieces=parts.pieces, compiles=parts.compiles,
@@ -253,6 +256,18 @@ def _build(t0: float, wall: float, events: list[RawEvent], session_dir: str,
         key_lines=parts.key_lines, counters=counters, artifacts=vllm.artifacts,
         issues=[*issues.issues(), *vllm.issues], processes=processes,
     )
+
+
+def _flush_processes(session_dir: str) -> None:
+    """Have vLLM's live processes (EngineCore, workers) report their counters before the merge.
+
+    Nothing happens unless another process records into the session directory.
+    """
+    if not any(Path(session_dir).glob("process-*.json")):
+        return
+    from compile_lens.instrument.vllm import process
+
+    process.request_flush(session_dir)
 
 
 def _vllm_records(builder: TraceBuilder, events: list[RawEvent], overhead: dict[str, float],

@@ -14,7 +14,8 @@ COMPILED = "compiled"
 DEDUPLICATED = "deduplicated"
 LOADED = "loaded"
 CACHE_HIT = "cache_hit"
-OUTCOMES = (COMPILED, DEDUPLICATED, LOADED, CACHE_HIT)
+FAILED = "failed"  # the compile raised (the exception reached the user; the scope was closed)
+OUTCOMES = (COMPILED, DEDUPLICATED, LOADED, CACHE_HIT, FAILED)
 GENERAL_SIZE = "general"
 
 
@@ -87,7 +88,13 @@ class Lowering:
 
 @dataclass(frozen=True, kw_only=True)
 class CudaGraphCapture:
-    """One CUDA-graph capture of a piece at one batch size."""
+    """One CUDA-graph capture of a piece (or, ``submod == "<model>"``, of the whole model) at one
+    batch size.
+
+    ``mode`` is the CUDA-graph runtime mode that captured it (vLLM's ``PIECEWISE`` or ``FULL``;
+    empty in traces recorded before modes were recorded). ``memory_bytes`` is what the graph pool
+    grew by during the capture; ``replays`` how often the graph ran inside the trace.
+    """
 
     graph_id: str
     submod: str
@@ -95,6 +102,7 @@ class CudaGraphCapture:
     seconds: float
     memory_bytes: int = 0
     replays: int = 0
+    mode: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
 

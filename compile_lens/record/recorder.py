@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from compile_lens._events import PREFIX
-from compile_lens.instrument import gpu_lowering, graph_text, lowering, timing
-from compile_lens.instrument.raw import RawEvent
 from compile_lens.model import (
     CACHE_HIT,
     COMPILED,
@@ -31,6 +29,8 @@ from compile_lens.model import (
     Span,
 )
 from compile_lens.model.serialize import from_dict
+from compile_lens.record import gpu_lowering, graph_text, lowering, timing
+from compile_lens.record.raw import RawEvent
 
 Where = tuple[str, str, str]  # (graph_id, submod, size)
 
@@ -87,8 +87,8 @@ class TraceBuilder:
         self._pairers: dict[str, timing.Pairer] = {}
         self._fx_keys: dict[Where, list[str]] = {}
         self._cache_state: dict[Where, str] = {}
-        self._captures: dict[tuple[Where, int], dict[str, Any]] = {}
-        self._replays: dict[tuple[str, str, int], int] = {}
+        self._captures: dict[_CaptureId, dict[str, Any]] = {}
+        self._replays: dict[_CaptureId, int] = {}
         self._kernel_info: dict[Where, dict[str, dict[str, Any]]] = {}
         self.parts = Parts()
 
@@ -218,19 +218,30 @@ class TraceBuilder:
     def _cl_capture(self, event: RawEvent, body: dict[str, Any]) -> None:
         g = self._graph_for_key(event, str(body.get("graph_key", "")))
         size = int(body.get("size", 0))
-        where = (g.id, str(body.get("submod", "")), str(size))
-        self._captures[(where, size)] = body
+        ident = _capture_id(g.id, body)
+        self._captures[ident] = body
         seconds = float(body.get("seconds") or 0.0)
+        mode = f" {ident[3]}" if ident[3] else ""
         self.parts.spans.append(Span(
-            name=f"capture {where[1]} [{size}]", category="capture",
+            name=f"capture{mode} {ident[1]} [{size}]", category="capture",
             start_s=event.t - seconds - self.t0, end_s=event.t - self.t0, graph_id=g.id,
-            submod=where[1], size=str(size), process=event.process))
+            submod=ident[1], size=str(size), process=event.process))
 
     def _cl_replays(self, event: RawEvent, body: dict[str, Any]) -> None:
-        g = self._graph_for_key(event, str(body.get("graph_key", "")))
-        for label, count in (body.get("counts") or {}).items():
+        """Cumulative replay counts of one graph (the last report of a process wins).
+
+        Counts for a graph this stream never introduced are not turned into a graph: they
+        belong to an earlier ``trace()`` block of the same process.
+        """
+        g = self._by_graph_key.get((event.process, str(body.get("graph_key", ""))))
+        if g is None:
+            return
+        for row in body.get("rows") or []:
+            if isinstance(row, dict):
+                self._replays[_capture_id(g.id, row)] = int(row.get("replays") or 0)
+        for label, count in (body.get("counts") or {}).items():  # traces before modes
             submod, _, size = str(label).partition("|")
-            self._replays[(g.id, submod, int(size or 0))] = int(count)
+            self._replays[(g.id, submod, int(size or 0), "", False)] = int(count)
 
     def _cl_autotune(self, event: RawEvent, body: dict[str, Any]) -> None:
         where = self._where(event)
@@ -312,12 +323,12 @@ class TraceBuilder:
             self.parts.passes.append(PassTiming(
                 graph_id=where[0], submod=where[1], size=where[2], name=name,
                 phase=timing.classify(name) or "", seconds=round(sum(secs), 9), count=len(secs)))
-        for (where, size), body in self._captures.items():
+        for ident, body in self._captures.items():
             self.parts.captures.append(CudaGraphCapture(
-                graph_id=where[0], submod=where[1], size=size,
+                graph_id=ident[0], submod=ident[1], size=ident[2], mode=ident[3],
                 seconds=float(body.get("seconds") or 0.0),
                 memory_bytes=int(body.get("memory_bytes") or 0),
-                replays=self._replays.get((where[0], where[1], size), 0),
+                replays=self._replays.get(ident, 0),
                 extra={k: v for k, v in body.items() if k not in _CAPTURE_FIELDS}))
         self.parts.lowerings = gpu_lowering.attach_kernel_info(self.parts.lowerings,
                                                                self._kernel_info)
@@ -354,7 +365,15 @@ class TraceBuilder:
                 cache_state=plain.cache_state))
 
 
-_CAPTURE_FIELDS = {"graph_key", "submod", "size", "seconds", "memory_bytes"}
+_CAPTURE_FIELDS = {"graph_key", "submod", "size", "seconds", "memory_bytes", "mode"}
+_CaptureId = tuple[str, str, int, str, bool]
+"""``(graph_id, submod, size, mode, uniform)``: one CUDA graph (vLLM's FULL mode captures uniform
+decode batches and mixed batches of one size as two graphs)."""
+
+
+def _capture_id(graph_id: str, body: dict[str, Any]) -> _CaptureId:
+    return (graph_id, str(body.get("submod", "")), int(body.get("size", 0) or 0),
+            str(body.get("mode") or ""), bool(body.get("uniform", False)))
 _PIECE_END_FIELDS = {
     "graph_key", "submod", "size", "outcome", "legacy_key", "standalone_key", "dedup_of",
     "seconds", "key_seconds", "artifact_path", "note",

@@ -161,7 +161,7 @@ def lowerings_rows(record: TraceRecord) -> list[dict[str, Any]]:
     ]
 
 
-CAPTURE_COLUMNS = ["graph_id", "submod", "size", "seconds", "memory_bytes", "replays"]
+CAPTURE_COLUMNS = ["graph_id", "submod", "size", "mode", "seconds", "memory_bytes", "replays"]
 
 
 def captures_frame(record: TraceRecord) -> pd.DataFrame:
@@ -171,6 +171,7 @@ def captures_frame(record: TraceRecord) -> pd.DataFrame:
             "graph_id": c.graph_id,
             "submod": c.submod,
             "size": c.size,
+            "mode": c.mode,
             "seconds": c.seconds,
             "memory_bytes": c.memory_bytes,
             "replays": c.replays,

@@ -18,7 +18,9 @@ target                                                          reports
 ``decorators._try_load_aot_compiled_fn``                        the AOT model file loaded (or not)
 ``passes.vllm_inductor_pass.VllmInductorPass.end_and_log``      vLLM pass timings
 ``passes.ir.lowering_pass.VllmIRLoweringPass.__call__``         IR lowering choices (``selected_impls``)
-``cuda_graph.CUDAGraphWrapper.__call__`` (platform class)       CUDA-graph captures and replays
+``cuda_graph.CUDAGraphWrapper.__call__`` (platform class)       CUDA-graph captures (FULL and PIECEWISE,
+                                                                per piece or whole model) and replays
+model runner logger (``Graph capturing finished …``)            vLLM's own account of the capture phase
 ==============================================================  ==========================================
 
 Every wrapper calls the original with the same arguments and returns its result unchanged;
@@ -127,6 +129,8 @@ def install(strict: bool) -> Callable[[], None]:
     stack.enter_context(patched(*patches))
     try:
         files.set_baseline()
+        runtime.reset()
+        stack.callback(runtime.install_capture_account())
         _state.GUARD.run("vllm.install", _report_hooks, sources, missing)
     except BaseException:
         stack.close()  # a strict failure must not leave vLLM patched

@@ -52,8 +52,20 @@ class PieceFrame:
 
 def new_graph(prefix: str = "", is_encoder: bool = False) -> GraphInfo:
     """A fresh ``GraphInfo`` with a process-unique key (``vllm-<pid>-<n>``)."""
-    return GraphInfo(graph_key=f"vllm-{os.getpid()}-{next(_SEQ)}", prefix=prefix,
+    info = GraphInfo(graph_key=f"vllm-{os.getpid()}-{next(_SEQ)}", prefix=prefix,
                      is_encoder=is_encoder)
+    GRAPHS.append(info)
+    return info
+
+
+GRAPHS: list[GraphInfo] = []
+"""Every graph of this process, in order: a whole-model (FULL) CUDA graph belongs to the first
+non-encoder one (the model's backbone), since it captures the whole forward."""
+
+
+def model_graph() -> GraphInfo | None:
+    """The graph a whole-model CUDA graph of this process is filed under (``None`` if none)."""
+    return next((g for g in GRAPHS if not g.is_encoder), GRAPHS[0] if GRAPHS else None)
 
 
 BACKENDS: weakref.WeakKeyDictionary[Any, GraphInfo] = weakref.WeakKeyDictionary()

@@ -22,7 +22,7 @@ import itertools
 from collections.abc import Iterator
 from typing import Any
 
-from compile_lens.backend.keys import NO_STANDALONE_KEY_NOTE, standalone_key_api
+from compile_lens.backend.keys import PROBE_KEY_NOTE, probe_standalone_key, standalone_key_api
 from compile_lens.instrument._patching import Patch, patched, resolve
 
 KEYED_COMPILERS = ("inductor_standalone",)
@@ -123,26 +123,67 @@ def standalone_key(manager: Any, graph: Any, example_inputs: list[Any], config: 
     import torch
 
     fn = standalone_key_api()
-    if fn is None:
-        return None, [], NO_STANDALONE_KEY_NOTE
     single = getattr(compile_range, "start", 0) == getattr(compile_range, "end", 1)
     dynamic_shapes = "from_example_inputs" if single else "from_graph"
-    kwargs: dict[str, Any] = {}
-    if "aot" in inspect.signature(fn).parameters:
-        kwargs["aot"] = _uses_aot()
+    patches = _inductor_patches(config, compile_range)
     mode = _fake_mode(example_inputs) if single else None
     scope = getattr(manager, "compile_context", None)
     try:
         with contextlib.ExitStack() as stack:
             if scope is not None:
                 stack.enter_context(scope(compile_range))
-            stack.enter_context(torch._inductor.config.patch(
-                _inductor_patches(config, compile_range)))
             stack.enter_context(torch._functorch.config.patch(_functorch_patches()))
-            stack.enter_context(_fake_mode_context(fn, kwargs, mode))
             stack.enter_context(_own_aot_ids())
+            if fn is None:
+                return _probe(stack, graph, example_inputs, dynamic_shapes, patches, mode)
+            kwargs: dict[str, Any] = {}
+            if "aot" in inspect.signature(fn).parameters:
+                kwargs["aot"] = _uses_aot()
+            stack.enter_context(torch._inductor.config.patch(patches))
+            stack.enter_context(_fake_mode_context(fn, kwargs, mode))
             result = fn(copy.deepcopy(graph), list(example_inputs), dynamic_shapes, **kwargs)
     except Exception as exc:  # an uncacheable piece: say why, keep the real compile untouched
         return None, [], f"standalone key unavailable: {type(exc).__name__}: {exc}"
     key, lines = _split(result)
     return key, lines, ""
+
+
+def _probe(stack: contextlib.ExitStack, graph: Any, example_inputs: list[Any],
+           dynamic_shapes: str, patches: dict[str, Any],
+           mode: Any) -> tuple[str | None, list[str], str]:
+    """The up-front key on a torch without the standalone key API: ``standalone_compile`` with
+    the arguments vLLM's adaptor passes, stopped at its AOTAutograd key (``backend.keys``)."""
+    import torch
+
+    compile_fn = torch._inductor.standalone_compile
+    kwargs: dict[str, Any] = {"options": {"config_patches": patches}}
+    if "aot" in inspect.signature(compile_fn).parameters and _uses_aot():
+        kwargs["aot"] = True
+    stack.enter_context(_fake_mode_context(_takes_no_fake_mode, {}, mode))
+    if _skips_pre_grad_passes():
+        stack.enter_context(patched(Patch(
+            PRE_GRAD_TARGET, lambda _original: lambda gm, _inputs: gm,
+            why="vLLM's adaptor skips Inductor's pre-grad passes on this torch")))
+    key, lines = probe_standalone_key(graph, list(example_inputs), dynamic_shapes, **kwargs)
+    return key, lines, PROBE_KEY_NOTE
+
+
+PRE_GRAD_TARGET = "torch._inductor.compile_fx:_recursive_pre_grad_passes"
+
+
+def _takes_no_fake_mode() -> None:
+    """Signature stand-in: ``standalone_compile`` takes no ``fake_mode`` argument, so the inputs'
+    fake mode is installed by patching, as vLLM's adaptor does."""
+
+
+def _skips_pre_grad_passes() -> bool:
+    """Whether vLLM's adaptor patches out the pre-grad passes for this compile.
+
+    vLLM does so on the torch lines that predate the upstream fix, which are the ones without the
+    standalone key API (both arrived in 2.12), unless ``VLLM_ENABLE_PREGRAD_PASSES`` is set.
+    """
+    try:
+        from vllm import envs
+    except ImportError:
+        return False
+    return not bool(getattr(envs, "VLLM_ENABLE_PREGRAD_PASSES", False))

@@ -102,9 +102,9 @@ def _first(handler: logging.Handler) -> None:
 def start(directory: str) -> bool:
     """Start recording this process into ``directory``; ``False`` if it already records."""
     from compile_lens.instrument import hooks, vllm
-    from compile_lens.instrument.raw import JsonlSink
     from compile_lens.instrument.structured_log import StructuredTraceHandler, attach
     from compile_lens.instrument.vllm import files
+    from compile_lens.record.raw import JsonlSink
 
     with _LOCK:
         if _PROC.get("pid") == os.getpid():
@@ -123,8 +123,91 @@ def start(directory: str) -> bool:
     _PROC["undo"].append(hooks.enable_aot_factor_lines())
     files.on_prefix(_note_prefix)
     _PROC["undo"].append(vllm.install(strict=bool(_options(directory).get("strict", False))))
+    threading.Thread(target=_watch_flush_requests, args=(directory,), daemon=True,
+                     name="compile_lens-flush").start()
     atexit.register(finish)
     multiprocessing.util.Finalize(None, finish, exitpriority=100)
+    return True
+
+
+FLUSH_REQUEST = "flush.request"
+FLUSH_POLL_S = 0.2
+
+
+def _flushed_path(directory: str | Path, pid: int) -> Path:
+    return Path(directory) / f"flushed-{pid}"
+
+
+def _watch_flush_requests(directory: str) -> None:
+    """Answer the tracing process's flush requests until this process finishes.
+
+    The ``trace()`` block usually ends while vLLM's EngineCore and workers live on (the ``LLM``
+    object outlives the block), so their end-of-process reports would come too late. When the
+    block ends, the tracing process writes a token to ``flush.request``; this thread then emits
+    the cumulative replay counts and counters (events, as at exit) and writes the token to
+    ``flushed-<pid>``. One ``stat`` every 0.2 s, off vLLM's threads: no per-step work.
+    """
+    from compile_lens.instrument.vllm import _state, files, runtime
+
+    request, answered = Path(directory) / FLUSH_REQUEST, ""
+    while _PROC.get("pid") == os.getpid() and not _PROC.get("finished"):
+        time.sleep(FLUSH_POLL_S)
+        try:
+            token = request.read_text(encoding="utf-8") if request.exists() else ""
+        except OSError:
+            return  # the session directory is gone: the trace has ended
+        if not token or token == answered:
+            continue
+        _state.GUARD.run("vllm.flush", runtime.report_replays)
+        _state.GUARD.run("vllm.flush", files.report_counters)
+        answered = token
+        with contextlib.suppress(OSError):
+            _flushed_path(directory, os.getpid()).write_text(token, encoding="utf-8")
+
+
+def request_flush(directory: str | Path, timeout_s: float = 5.0) -> list[int]:
+    """Ask every live recording process to report its counters now; wait for the answers.
+
+    Returns the pids that did not answer within ``timeout_s`` (dead or stuck processes are not
+    waited for: a process whose description says it exited, or whose pid is gone, is skipped).
+    """
+    directory = Path(directory)
+    pids = [pid for pid in _described_pids(directory) if _alive(pid)]
+    if not pids:
+        return []
+    token = f"{os.getpid()}-{time.time_ns()}"
+    (directory / FLUSH_REQUEST).write_text(token, encoding="utf-8")
+    deadline = time.monotonic() + timeout_s
+    waiting = set(pids)
+    while waiting and time.monotonic() < deadline:
+        for pid in list(waiting):
+            with contextlib.suppress(OSError):
+                if _flushed_path(directory, pid).read_text(encoding="utf-8") == token:
+                    waiting.discard(pid)
+            if pid in waiting and not _alive(pid):
+                waiting.discard(pid)
+        if waiting:
+            time.sleep(0.02)
+    return sorted(waiting)
+
+
+def _described_pids(directory: Path) -> list[int]:
+    pids = []
+    for path in sorted(directory.glob("process-*.json")):
+        with contextlib.suppress(OSError, ValueError):
+            meta = json.loads(path.read_text(encoding="utf-8"))
+            if meta.get("state") == "running" and int(meta["pid"]) != os.getpid():
+                pids.append(int(meta["pid"]))
+    return pids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
     return True
 
 

@@ -2,7 +2,7 @@
 
 Stage 1 → 2 (parsing, no torch or vLLM import). The shared events (``graph``, ``split``,
 ``piece_start``/``piece_end``, ``key_lines``, ``capture``, ``replays``, ``note``) are parsed by
-``instrument.recorder`` like the embedded backend's. The ones only the vLLM observers emit are
+``record.recorder`` like the embedded backend's. The ones only the vLLM observers emit are
 parsed here:
 
 * ``vllm_pass`` → ``PassTiming`` (phase ``vllm``, summed per piece × size × pass);
@@ -11,7 +11,9 @@ parsed here:
 * ``vllm_counters`` → ``compilation_counter`` deltas: the last report of each process, summed
   over processes, named ``vllm.<field>``;
 * ``issue`` → ``InstrumentationIssue`` (hooks that failed in any process);
-* ``vllm_hooks`` → which hooks were installed where, and the vLLM version.
+* ``vllm_hooks`` → which hooks were installed where, and the vLLM version;
+* ``vllm_cudagraphs`` → vLLM's CUDA-graph settings (``cudagraph_mode``, capture sizes) and its own
+  account of the capture phase (seconds, GiB, as it logs them), per process.
 
 ``graph_id(event, graph_key)`` maps a graph key to the trace's graph id (the recorder's).
 """
@@ -23,11 +25,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from compile_lens._events import PREFIX
-from compile_lens.instrument.raw import RawEvent
 from compile_lens.model import Artifact, InstrumentationIssue, Lowering, PassTiming
+from compile_lens.record.raw import RawEvent
 
 GraphIdFn = Callable[[RawEvent, str], str]
-EVENTS = ("vllm_pass", "vllm_lowering", "vllm_artifact", "vllm_counters", "issue", "vllm_hooks")
+EVENTS = ("vllm_pass", "vllm_lowering", "vllm_artifact", "vllm_counters", "issue", "vllm_hooks",
+          "vllm_cudagraphs")
 
 
 @dataclass
@@ -40,6 +43,7 @@ class VllmRecords:
     counters: dict[str, int] = field(default_factory=dict)
     issues: list[InstrumentationIssue] = field(default_factory=list)
     hooks: dict[str, Any] = field(default_factory=dict)
+    cudagraphs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _bodies(events: Iterable[RawEvent]) -> Iterable[tuple[str, RawEvent, dict[str, Any]]]:
@@ -110,6 +114,9 @@ class _Collector:
 
     def vllm_hooks(self, event: RawEvent, body: dict[str, Any]) -> None:
         self.out.hooks[event.process or "main"] = body
+
+    def vllm_cudagraphs(self, event: RawEvent, body: dict[str, Any]) -> None:
+        self.out.cudagraphs.setdefault(event.process or "main", {}).update(body)
 
     def finish(self) -> VllmRecords:
         for (gid, submod, size, name), secs in sorted(self.pass_times.items()):

@@ -18,14 +18,14 @@ Stage 1 (instrument).
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from compile_lens.instrument.vllm import _state
 from compile_lens.instrument.vllm._state import GUARD, emit
-
-_REPLAYS: Counter[tuple[str, str, int]] = Counter()
 
 
 def _where() -> dict[str, Any]:
@@ -77,23 +77,56 @@ def wrap_lowering_call(original: Any) -> Any:
     return __call__
 
 
+WHOLE_MODEL = "<model>"
+"""The ``submod`` of a whole-model (FULL) CUDA graph: it captures every piece and the ops between."""
+
+_REPLAYS: Counter[tuple[str, str, int, str, bool]] = Counter()
+"""``(graph_key, submod, num_tokens, mode, uniform)`` → replays since the observers' install."""
+
+
+def reset() -> None:
+    """Forget the replays counted so far (a new ``trace()`` block counts its own)."""
+    _REPLAYS.clear()
+    _CONFIG_SEEN.clear()
+
+
 def _piece_of(wrapper: Any) -> tuple[str, str] | None:
+    """``(graph_key, submod)`` of the runnable a static graph wrapper captures.
+
+    A piece (a ``PiecewiseBackend``) knows its backend and submodule; any other runnable is the
+    whole model, captured by vLLM's FULL mode, and is filed under the process's model graph.
+    """
     runnable = wrapper.__dict__.get("runnable")
+    if runnable is None:
+        return None
+    index = getattr(runnable, "piecewise_compile_index", None)
+    submod = getattr(runnable, "submod_name", "") or ""
+    if index is None and not submod:
+        model = _state.model_graph()
+        return (model.graph_key, WHOLE_MODEL) if model is not None else None
     info = _state.BACKENDS.get(getattr(runnable, "vllm_backend", None))
     if info is None:
         warm = _state.WARM.get()
-        info = warm[0] if warm else None
-    if info is None or runnable is None:
+        info = warm[0] if warm else _state.model_graph()
+    if info is None:
         return None
-    submod = getattr(runnable, "submod_name", "") or ""
-    index = getattr(runnable, "piecewise_compile_index", None)
     if not submod and isinstance(index, int) and index < len(info.compiled_submods):
         submod = info.compiled_submods[index]
     return info.graph_key, submod or f"piece_{index}"
 
 
-def _will_capture(wrapper: Any) -> tuple[tuple[str, str], int] | None:
-    """``((graph_key, submod), num_tokens)`` if this call is about to capture a CUDA graph."""
+@dataclass(frozen=True)
+class _Capture:
+    graph_key: str
+    submod: str
+    size: int
+    mode: str
+    uniform: bool
+    num_reqs: int | None
+
+
+def _will_capture(wrapper: Any) -> _Capture | None:
+    """The capture this call is about to make, or ``None`` (a replay is counted here)."""
     from vllm.forward_context import get_forward_context, is_forward_context_available
 
     if not is_forward_context_available():
@@ -107,17 +140,24 @@ def _will_capture(wrapper: Any) -> tuple[tuple[str, str], int] | None:
     if piece is None:
         return None
     size = int(getattr(descriptor, "num_tokens", 0) or 0)
+    uniform = bool(getattr(descriptor, "uniform", False))
     entry = (wrapper.__dict__.get("concrete_cudagraph_entries") or {}).get(descriptor)
     if entry is not None and getattr(entry, "cudagraph", None) is not None:
-        _REPLAYS[(piece[0], piece[1], size)] += 1
+        _REPLAYS[(piece[0], piece[1], size, str(mode.name), uniform)] += 1
         return None
-    return piece, size
+    reqs = getattr(descriptor, "num_reqs", None)
+    return _Capture(piece[0], piece[1], size, str(mode.name), uniform,
+                    int(reqs) if isinstance(reqs, int) else None)
 
 
-def _memory() -> int:
+def _memory() -> tuple[int, int]:
+    """``(allocated, reserved)`` device bytes; zeros where CUDA is not initialized (never
+    initializes it: this runs in vLLM's worker, where the model already lives on the GPU)."""
     import torch
 
-    return int(torch.cuda.memory_allocated()) if torch.cuda.is_available() else 0
+    if not torch.cuda.is_initialized():
+        return 0, 0
+    return int(torch.cuda.memory_allocated()), int(torch.cuda.memory_reserved())
 
 
 def wrap_static_graph_call(original: Any) -> Any:
@@ -128,22 +168,79 @@ def wrap_static_graph_call(original: Any) -> Any:
         capture = GUARD.run("vllm.cudagraph", _will_capture, self)
         if capture is None:
             return original(self, *args, **kwargs)
-        memory, start = GUARD.run("vllm.cudagraph", _memory) or 0, time.perf_counter()
+        GUARD.run("vllm.cudagraph", _report_config, self)
+        before, start = GUARD.run("vllm.cudagraph", _memory) or (0, 0), time.perf_counter()
         result = original(self, *args, **kwargs)
         seconds = time.perf_counter() - start
-        used = (GUARD.run("vllm.cudagraph", _memory) or 0) - memory
-        (graph_key, submod), size = capture
-        emit("capture", {"graph_key": graph_key, "submod": submod, "size": size,
-                         "seconds": seconds, "memory_bytes": max(used, 0)})
+        after = GUARD.run("vllm.cudagraph", _memory) or (0, 0)
+        emit("capture", {"graph_key": capture.graph_key, "submod": capture.submod,
+                         "size": capture.size, "mode": capture.mode, "uniform": capture.uniform,
+                         "num_reqs": capture.num_reqs, "seconds": seconds,
+                         "memory_bytes": max(after[1] - before[1], 0),
+                         "allocated_bytes": after[0] - before[0]})
         return result
 
     return __call__
 
 
+CAPTURE_LOGGERS = ("vllm.v1.worker.gpu_model_runner", "vllm.v1.worker.gpu.model_runner")
+"""Where vLLM logs its own account of the capture phase (the model runners, v1 and v2)."""
+CAPTURE_MESSAGE = "Graph capturing finished"
+
+
+class CaptureAccountHandler(logging.Handler):
+    """Reads vLLM's own "Graph capturing finished in X secs, took Y GiB" record.
+
+    A handler on the model runner's logger sees the record with its unrounded arguments; the
+    record still reaches every other handler unchanged. Nothing is read at ``DEBUG`` cost: the
+    message is logged once per capture phase.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not str(record.msg).startswith(CAPTURE_MESSAGE):
+            return
+        args = record.args if isinstance(record.args, tuple) else ()
+        numbers = [float(a) for a in args if isinstance(a, int | float)]
+        GUARD.run("vllm.capture_account", emit, "vllm_cudagraphs", {
+            "vllm_seconds": numbers[0] if numbers else None,
+            "vllm_gib": numbers[1] if len(numbers) > 1 else None,
+            "vllm_message": record.getMessage()})
+
+
+def install_capture_account() -> Any:
+    """Listen for vLLM's capture-phase account; returns the undo."""
+    handler = CaptureAccountHandler(level=logging.DEBUG)
+    loggers = [logging.getLogger(name) for name in CAPTURE_LOGGERS]
+    for logger in loggers:
+        logger.addHandler(handler)
+
+    def undo() -> None:
+        for logger in loggers:
+            logger.removeHandler(handler)
+
+    return undo
+
+
+_CONFIG_SEEN: set[int] = set()
+
+
+def _report_config(wrapper: Any) -> None:
+    """vLLM's CUDA-graph settings, once per process: mode and capture sizes."""
+    config = wrapper.__dict__.get("compilation_config")
+    if config is None or id(config) in _CONFIG_SEEN:
+        return
+    _CONFIG_SEEN.add(id(config))
+    mode = getattr(config, "cudagraph_mode", None)
+    sizes = getattr(config, "cudagraph_capture_sizes", None) or []
+    emit("vllm_cudagraphs", {"cudagraph_mode": str(getattr(mode, "name", mode)),
+                             "capture_sizes": [int(x) for x in sizes]})
+
+
 def report_replays() -> None:
-    """Emit the replay counts seen so far, one ``replays`` event per graph."""
-    by_graph: dict[str, dict[str, int]] = {}
-    for (graph_key, submod, size), n in sorted(_REPLAYS.items()):
-        by_graph.setdefault(graph_key, {})[f"{submod}|{size}"] = n
-    for graph_key, counts in by_graph.items():
-        emit("replays", {"graph_key": graph_key, "counts": counts})
+    """Emit the replay counts seen so far, one ``replays`` event per graph (cumulative)."""
+    by_graph: dict[str, list[dict[str, Any]]] = {}
+    for (graph_key, submod, size, mode, uniform), n in sorted(_REPLAYS.items()):
+        by_graph.setdefault(graph_key, []).append(
+            {"submod": submod, "size": size, "mode": mode, "uniform": uniform, "replays": n})
+    for graph_key, rows in by_graph.items():
+        emit("replays", {"graph_key": graph_key, "rows": rows})
