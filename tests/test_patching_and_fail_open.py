@@ -95,7 +95,7 @@ def test_broken_hook_fails_open_and_warns_once(monkeypatch):
 
 
 def test_broken_parser_fails_open(monkeypatch):
-    from compile_lens.instrument import recorder
+    from compile_lens.record import recorder
 
     def broken(*args, **kwargs):
         msg = "odd graph"

@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Any, Protocol
 
-from compile_lens.instrument.raw import RawEvent, event_name
+from compile_lens.record.raw import RawEvent, event_name
 
 TRACE_LOGGER = "torch.__trace"
 

@@ -1,6 +1,6 @@
 """Recorder side of GPU lowering events: autotune picks and Triton kernel info as ``Lowering`` rows.
 
-Stage 1 (instrument), called by ``recorder.TraceBuilder``. Two sources complement the output code
+Stage 2 (record), called by ``recorder.TraceBuilder``. Two sources complement the output code
 (``lowering.py``, which already names every Triton kernel, template, extern call and fallback):
 
 * ``compile_lens_autotune`` (``instrument/autotune.py``): one ``kind="autotune"`` row per

@@ -11,8 +11,8 @@ import json
 import os
 from pathlib import Path
 
-from compile_lens.instrument.raw import RawEvent, read_jsonl
 from compile_lens.model import ProcessInfo
+from compile_lens.record.raw import RawEvent, read_jsonl
 
 
 def read_session_dir(directory: Path) -> tuple[list[RawEvent], list[ProcessInfo]]:

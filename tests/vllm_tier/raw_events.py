@@ -18,9 +18,9 @@ from typing import Any
 @contextlib.contextmanager
 def keep(directory: Path) -> Iterator[None]:
     """Also write this process's trace events to ``directory/events-<pid>.jsonl``."""
-    from compile_lens.instrument.raw import JsonlSink
     from compile_lens.instrument.structured_log import StructuredTraceHandler, attach, detach
     from compile_lens.instrument.vllm.process import _first as first
+    from compile_lens.record.raw import JsonlSink
 
     directory.mkdir(parents=True, exist_ok=True)
     handler = StructuredTraceHandler(JsonlSink(directory))
@@ -42,8 +42,8 @@ def copy_session(directory: Path) -> None:
 
 def load(out: Path) -> list[Any]:
     """Every kept event of a run: this process's (``events/``) and other processes' (``session/``)."""
-    from compile_lens.instrument.merge import read_session_dir
-    from compile_lens.instrument.raw import read_jsonl
+    from compile_lens.record.merge import read_session_dir
+    from compile_lens.record.raw import read_jsonl
 
     events = []
     for path in sorted((out / "events").glob("events-*.jsonl")):
@@ -55,8 +55,8 @@ def load(out: Path) -> list[Any]:
 
 def vllm_records(out: Path) -> Any:
     """``records.collect`` over a run's kept events, with the recorder's graph ids."""
-    from compile_lens.instrument.recorder import TraceBuilder
     from compile_lens.instrument.vllm import records
+    from compile_lens.record.recorder import TraceBuilder
 
     events = load(out)
     builder = TraceBuilder(min((e.t for e in events), default=0.0))
