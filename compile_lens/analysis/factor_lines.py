@@ -2,7 +2,7 @@
 
 torch writes one line per factor of an AOTAutograd / FX cache key (``debug_lines``); the hash in
 brackets is a sha256 of that factor's value, stable across processes, so comparing hashes by
-factor name says exactly which factors made two keys differ (torch-hooks §5.1).
+factor name says exactly which factors made two keys differ (docs/design/torch-hooks.md §3).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Piecewise CUDA graphs: each compiled piece captured per size and replayed; split ops stay eager.
 
 Stage: backend (a compiler feature, not an observer). It follows vLLM's ``CUDAGraphWrapper`` in
-piecewise mode (vllm-hooks §6.1):
+piecewise mode (docs/design/vllm-hooks.md §5):
 
 * **lazy capture**: the first call whose size pads to capture size ``s`` captures the piece at
   ``s`` (one warm-up run, then the capture); vLLM's model runner makes those first calls for

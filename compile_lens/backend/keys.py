@@ -1,7 +1,7 @@
 """The two AOTAutograd cache keys of a piece.
 
 * **standalone** — ``torch._inductor.standalone_compile.autograd_cache_key`` (torch ≥ 2.12),
-  computed up front on a deep copy of the piece (torch-hooks §4.2: it equals the key
+  computed up front on a deep copy of the piece (docs/design/torch-hooks.md §2: it equals the key
   ``standalone_compile`` itself looks up only for a deep copy). It drives dedup and the artifact
   cache.
 * **legacy** — captured during the real compile by wrapping the module global
@@ -39,7 +39,7 @@ def standalone_key_api() -> Any | None:
     """The standalone key function, or ``None`` when this torch lacks it (feature probe)."""
     try:
         # The *attribute* torch._inductor.standalone_compile is a function that shadows the
-        # module, so import the module by name (torch-hooks §4.2 pitfall).
+        # module, so import the module by name (docs/design/torch-hooks.md §2).
         module = importlib.import_module("torch._inductor.standalone_compile")
     except ImportError:
         return None

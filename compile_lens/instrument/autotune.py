@@ -1,7 +1,7 @@
 """Record Inductor's autotune picks (``max-autotune`` GEMM templates vs cuBLAS and the rest).
 
 Stage 1 (instrument). ``torch._inductor.select_algorithm.add_feedback_saver(fn)`` calls ``fn``
-after every algorithm selection that timed its choices (torch-hooks §4.6): the op (``mm``,
+after every algorithm selection that timed its choices (docs/design/torch-hooks.md §5): the op (``mm``,
 ``addmm``…), the input nodes, and a time per choice (a Triton template config, ``extern_mm`` =
 cuBLAS, …). The saver turns that into a ``compile_lens_autotune`` event; the recorder files it
 under the piece being compiled.

@@ -1,6 +1,6 @@
 """The observers a trace installs, each returning an undo callable (restored in ``finally``).
 
-All are key-neutral (torch-hooks §8, tiers 0–1): a handler on the structured trace stream,
+All are key-neutral (docs/design/torch-hooks.md §6): a handler on the structured trace stream,
 AOTAutograd's factor lines made available without printing anything new, and Dynamo's bytecode
 hook (which returns ``None``, leaving the transformed code unchanged).
 """
@@ -27,7 +27,7 @@ def enable_aot_factor_lines() -> Undo:
     """Make AOTAutograd compute its key's factor lines (torch ≥ 2.12 only does so at DEBUG).
 
     The logger goes to DEBUG with a filter that drops anything below its previous effective
-    level, so nothing new is printed (torch-hooks §5.2). The key itself does not change.
+    level, so nothing new is printed (docs/design/torch-hooks.md §3). The key itself does not change.
     """
     logger = logging.getLogger(AOT_CACHE_LOGGER)
     previous_level = logger.level

@@ -2,8 +2,8 @@
 
 For graphs compiled by the default Inductor backend (no piecewise split) the up-front predictor
 of the real key is ``torch._inductor.compile_fx.autograd_cache_key(gm, example_inputs,
-ignore_shape_env=False)`` run under the wrapper's mode/options config patches (torch-hooks §4.2,
-§7.5: it reproduced the real key 5/5; the standalone key never does for torch.compile graphs).
+ignore_shape_env=False)`` run under the wrapper's mode/options config patches (docs/design/torch-hooks.md
+§2: it reproduced the real key 5/5; the standalone key never does for torch.compile graphs).
 
 The hook wraps ``torch._TorchCompileInductorWrapper.__call__`` (what ``backend="inductor"``
 calls) and reports the prediction as a ``compile_lens_plain_key`` event before delegating,

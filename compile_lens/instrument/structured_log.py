@@ -1,9 +1,9 @@
 """Subscribe to torch's structured trace stream (``torch.__trace``), the tlparse source.
 
 Attaching a ``logging.Handler`` there makes every ``trace_structured`` call reach ``emit`` with
-``record.metadata`` and ``record.payload``; no env var, file or monkeypatch (torch-hooks §3). The
-handler only appends to a sink; parsing happens after the compile. It also times itself, so the
-tracer's own cost can be reported.
+``record.metadata`` and ``record.payload``; no env var, file or monkeypatch
+(docs/design/torch-hooks.md §1). The handler only appends to a sink; parsing happens after the
+compile. It also times itself, so the tracer's own cost can be reported.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Read Inductor's lowering choices from its output code (the ``inductor_output_code`` payload).
 
-The generated module is the stable, zero-touch record of what Inductor chose (torch-hooks §4.6):
+The generated module is the stable, zero-touch record of what Inductor chose (docs/design/torch-hooks.md §5):
 kernel definitions (``async_compile.cpp_pybinding`` / ``async_compile.triton``), library calls
 (``extern_kernels.mm``), and ATen ops left as-is (``torch.ops.aten.sort.stable``: fallbacks). Each
 call site is preceded by ``# Topologically Sorted Source Nodes: [...], Original ATen: [...]``.

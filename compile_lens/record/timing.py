@@ -2,7 +2,7 @@
 
 ``dynamo_timed`` wraps every Inductor pass (``pass.<subsystem>.<name>``) and compile phase
 (``GraphLowering.run``, ``Scheduler.codegen`` …) and reports begin/end as ``chromium_event``s
-(torch-hooks §4.5); this module turns them into ``(name, start_s, seconds)`` rows.
+(docs/design/torch-hooks.md §4); this module turns them into ``(name, start_s, seconds)`` rows.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Stage 1: observers of vLLM's piecewise compilation (``vllm.compilation``), as compile events.
 
 ``install(strict)`` wraps, at class or module level and through ``instrument._patching``, the
-places vllm-hooks §9 recommends, each feature-detected against the installed vLLM (never its
+places docs/design/vllm-hooks.md §6 lists, each feature-detected against the installed vLLM (never its
 version string):
 
 ==============================================================  ==========================================
@@ -97,7 +97,7 @@ def _available() -> tuple[list[Patch], dict[str, str], list[str]]:
                 raise
             missing.append(target)
             continue
-        patches.append(Patch(target, make, why="observe vLLM's compilation (vllm-hooks §9)"))
+        patches.append(Patch(target, make, why="observe vLLM's compilation (docs/design/vllm-hooks.md §6)"))
         with contextlib.suppress(TypeError, OSError, ValueError):
             sources[target] = str(inspect.getsourcefile(inspect.unwrap(value)))
     return patches, sources, missing

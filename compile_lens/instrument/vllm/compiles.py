@@ -2,7 +2,7 @@
 
 Stage 1 (instrument). ``PiecewiseBackend.__init__`` compiles every range of its piece up front
 (PR #35472), so wrapping it tells ``CompilerManager.compile`` which submodule it is compiling.
-``CompilerManager.compile`` is the best per-piece hook (vllm-hooks §4.2): around the original
+``CompilerManager.compile`` is the best per-piece hook (docs/design/vllm-hooks.md §3): around the original
 call it emits ``piece_start``/``piece_end`` with
 
 * the outcome: ``loaded`` (``CompilerManager.load`` returned an artifact from vLLM's cache),

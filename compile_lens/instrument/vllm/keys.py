@@ -1,16 +1,16 @@
 """The standalone AOTAutograd key of a vLLM piece, computed the way vLLM's adaptor would compile it.
 
-Stage 1 (instrument). What vLLM's proposed ``VLLM_DEBUG_COMPILE_CACHE_KEY`` does, without
-changing vLLM's code path: before ``CompilerManager.compile`` runs, compute
+Stage 1 (instrument). What vLLM's proposed ``VLLM_DEBUG_COMPILE_CACHE_KEY`` does, without changing
+vLLM's code path: before ``CompilerManager.compile`` runs, compute
 ``torch._inductor.standalone_compile.autograd_cache_key`` (torch ≥ 2.12) on a **deep copy** of the
 piece (vLLM donates the graph to Inductor, and only a copy gives the key ``standalone_compile``
-itself looks up, torch-hooks §4.2), with the same inputs and settings ``InductorStandaloneAdaptor``
-uses: ``dynamic_shapes`` (``from_example_inputs`` for a single size, else ``from_graph``), ``aot``
-(mega-artifact mode), the input fake mode, the Inductor config patches (vLLM's pass manager
-included) inside the manager's ``compile_context`` (the pass context the pass manager's ``uuid``
-reads), and vLLM's functorch settings plus ``autograd_cache_normalize_inputs``. The legacy key is
-captured during the real compile by the transparent ``autograd_cache_key`` wrapper of
-``compile_lens.backend.keys``; vLLM's own ``mock.patch`` wraps *our* wrapper and restores it.
+itself looks up, docs/design/torch-hooks.md §2), with the same inputs and settings
+``InductorStandaloneAdaptor`` uses: ``dynamic_shapes`` (``from_example_inputs`` for a single size,
+else ``from_graph``), ``aot`` (mega-artifact mode), the input fake mode, the Inductor config patches
+(vLLM's pass manager included) inside the manager's ``compile_context`` (the pass context the pass
+manager's ``uuid`` reads), and vLLM's functorch settings plus ``autograd_cache_normalize_inputs``.
+The legacy key is captured during the real compile by the transparent ``autograd_cache_key`` wrapper
+of ``compile_lens.backend.keys``; vLLM's own ``mock.patch`` wraps *our* wrapper and restores it.
 """
 
 from __future__ import annotations

@@ -4,13 +4,13 @@ Stage 1 (instrument).
 
 * Pass timings: ``VllmInductorPass.end_and_log`` runs at the end of every timed vLLM pass
   (``time_and_log``); after it, ``pass_name`` and the two ``perf_counter_ns`` stamps give the time
-  (vllm-hooks §5.3). Passes run inside Inductor during the real compile of a piece, so the piece
+  (docs/design/vllm-hooks.md §4). Passes run inside Inductor during the real compile of a piece, so the piece
   comes from the ``PIECE`` context of the ``CompilerManager.compile`` wrapper. No pass runs on a
   load, a dedup or an AOTAutograd cache hit.
 * Lowering: after ``VllmIRLoweringPass.__call__``, ``selected_impls`` (op → node → provider) says
-  which implementation each ``vllm_ir`` op was lowered to (§5.4).
+  which implementation each ``vllm_ir`` op was lowered to (§4).
 * CUDA graphs: the static graph wrapper's ``__call__`` captures when the forward context's mode
-  matches and the batch descriptor has no graph yet (§6.1); we decide that *before* calling, time
+  matches and the batch descriptor has no graph yet (§5); we decide that *before* calling, time
   the call, and count replays in memory (reported by ``report_replays``). Tensors and streams are
   never touched.
 """

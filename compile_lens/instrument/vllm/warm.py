@@ -1,14 +1,14 @@
 """Observe vLLM's warm starts: the AOT model load and the "mega artifact" path.
 
-Stage 1 (instrument). With ``VLLM_USE_AOT_COMPILE`` (default on torch ≥ 2.10) vLLM saves the
-whole compiled model; with ``VLLM_USE_MEGA_AOT_ARTIFACT`` (default on torch ≥ 2.12) every piece's
-artifact is bundled into it. A warm start then runs **no** Dynamo, split, pass or
+Stage 1 (instrument). With ``VLLM_USE_AOT_COMPILE`` (default on torch ≥ 2.10) vLLM saves the whole
+compiled model; with ``VLLM_USE_MEGA_AOT_ARTIFACT`` (default on torch ≥ 2.12) every piece's artifact
+is bundled into it. A warm start then runs **no** Dynamo, split, pass or
 ``CompilerManager.compile``: ``reconstruct_serializable_fn_from_mega_artifact`` builds
-``PiecewiseBackend(graph=None, compiled_runnables=…)`` per piece (vllm-hooks §1.7). That is the only
-signal, so it is wrapped here and each piece × range is reported as ``loaded``, with the sha256 of
-its artifact bytes (vLLM's own content key, ``StandaloneCompiledArtifacts.submodule_bytes``). On a
-cold mega run the same hashes are reported when vLLM collects the artifacts for saving, so two runs
-can be compared artifact by artifact.
+``PiecewiseBackend(graph=None, compiled_runnables=…)`` per piece (docs/design/vllm-hooks.md §2).
+That is the only signal, so it is wrapped here and each piece × range is reported as ``loaded``,
+with the sha256 of its artifact bytes (vLLM's own content key,
+``StandaloneCompiledArtifacts.submodule_bytes``). On a cold mega run the same hashes are reported
+when vLLM collects the artifacts for saving, so two runs can be compared artifact by artifact.
 """
 
 from __future__ import annotations
