@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from compile_lens.model.causes import CacheDecision, FrameCompile
 from compile_lens.model.events import (
     Artifact,
     CudaGraphCapture,
@@ -73,6 +74,8 @@ class TraceRecord:
 
     ``key_lines`` maps a cache key to its factor lines (``[hash] name: value``), stored once per key.
     ``counters`` are deltas over the block (Dynamo counters, vLLM's ``compilation_counter``).
+    ``frame_compiles`` and ``cache_decisions`` say why things compiled, in torch's words
+    (``analysis.ledger`` joins them with ``compiles`` into the compile ledger).
     ``extra`` keeps top-level fields a newer compile_lens wrote, so they survive a load/save.
     """
 
@@ -91,4 +94,6 @@ class TraceRecord:
     artifacts: list[Artifact] = field(default_factory=list)
     issues: list[InstrumentationIssue] = field(default_factory=list)
     processes: list[ProcessInfo] = field(default_factory=list)
+    frame_compiles: list[FrameCompile] = field(default_factory=list)
+    cache_decisions: list[CacheDecision] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
