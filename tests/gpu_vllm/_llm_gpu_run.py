@@ -42,6 +42,18 @@ import compile_lens  # noqa: E402
 
 result: dict = {"import_s": time.perf_counter() - t_import,
                 "cuda_initialized_before": torch.cuda.is_initialized()}
+if os.environ.get("COMPILE_LENS_DEBUG_CUDA_INIT"):  # who initializes CUDA here, if anyone
+    import traceback
+
+    _lazy_init = torch.cuda._lazy_init
+    _pid = os.getpid()
+
+    def _spy_lazy_init() -> None:
+        if os.getpid() == _pid and not torch.cuda.is_initialized():
+            result.setdefault("cuda_init_stack", "".join(traceback.format_stack(limit=25)))
+        _lazy_init()
+
+    torch.cuda._lazy_init = _spy_lazy_init
 block = compile_lens.trace(strict=True) if args.trace else contextlib.nullcontext()
 start = time.perf_counter()
 with block as t:

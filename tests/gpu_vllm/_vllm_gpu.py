@@ -63,7 +63,7 @@ class GpuRun:
 def run_llm(out: Path, cache_root: Path, *args: str) -> GpuRun:
     """Run the script in a fresh interpreter; a failure shows the tail of its log."""
     out.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "VLLM_CACHE_ROOT": str(cache_root)}
+    env = {**os.environ, "VLLM_CACHE_ROOT": str(cache_root), "COMPILE_LENS_DEBUG_CUDA_INIT": "1"}
     for name in ("COMPILE_LENS_SESSION_DIR", "TORCH_LOGS", "TORCH_TRACE", "TORCH_COMPILE_DEBUG",
                  "VLLM_WORKER_MULTIPROC_METHOD"):
         env.pop(name, None)
