@@ -76,6 +76,18 @@ class Trace:
 
         return tables.captures_frame(self._record)
 
+    @property
+    def compiles(self) -> pd.DataFrame:
+        """The compile ledger: every Dynamo frame compile and piece compile in time order, with
+        its cause (recompile and the failed guard, graph break, cache hit/miss/bypass …).
+
+        The piece compiles alone, with their keys, are ``pieces``; the records behind both are
+        ``record.frame_compiles``, ``record.compiles`` and ``record.cache_decisions``.
+        """
+        from compile_lens.views.why_view import compiles_frame
+
+        return compiles_frame(self._record)
+
     def summary(self) -> Summary:
         """The headline numbers (graphs, pieces, outcomes, keys, seconds, tracer overhead)."""
         from compile_lens.analysis.summary import summarize

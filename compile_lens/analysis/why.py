@@ -1,0 +1,139 @@
+"""Analysis: the "why" block, the short answer a trace opens with.
+
+Stage 3, pure. Groups the compile ledger's rows by cause (recompiles of a frame by failing guard,
+recompile-limit hits, graph breaks, cache bypasses by layer and reason, cache misses, failures)
+into a few lines, most costly first, each pointing at its first ledger row. A hint is attached
+only where torch names the remedy: the ``Hint:`` lines torch writes into graph-break and
+recompile-limit messages, and, for a recompile on a tensor size change, marking that dimension
+dynamic (torch's documentation on recompilations and dynamic shapes, ``mark_dynamic``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from compile_lens.analysis import torch_text
+from compile_lens.analysis.ledger import (
+    BYPASS,
+    FAILED,
+    LAYER_NAMES,
+    LIMIT,
+    MISS,
+    RECOMPILE,
+    LedgerRow,
+    ledger,
+)
+from compile_lens.model.trace import TraceRecord
+
+MARK_DYNAMIC = ("mark the dimension dynamic before the first call: "
+                "torch._dynamo.mark_dynamic({tensor}, {index}) (torch docs: dynamic shapes)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class WhyItem:
+    """One line of the why block: ``text``, the ledger rows it covers, a remedy torch names."""
+
+    text: str
+    cause: str
+    rows: list[int]
+    seconds: float = 0.0
+    hint: str = ""
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s" if not word.endswith("s") else f"{n} {word}es"
+
+
+def _recompiles(rows: list[LedgerRow]) -> list[WhyItem]:
+    groups: dict[tuple[str, str], list[LedgerRow]] = defaultdict(list)
+    for r in rows:
+        if r.cause == RECOMPILE:
+            groups[(r.name, r.guard)].append(r)
+    out = []
+    for (name, guard), rs in groups.items():
+        first = rs[0]
+        failed = f"guard `{guard}` failed" if guard else "guards failed"
+        changed = f": {first.changed}" if first.changed else ""
+        hint = ""
+        failure = torch_text.guard_failure(first.reasons[0]) if first.reasons else None
+        if failure is not None and failure.what == "size" and failure.tensor:
+            hint = MARK_DYNAMIC.format(tensor=failure.tensor, index=failure.index or 0)
+        out.append(WhyItem(text=f"{_plural(len(rs), 'recompile')} of `{name}` ({failed}{changed})",
+                           cause=RECOMPILE, rows=[r.index for r in rs],
+                           seconds=sum(r.seconds for r in rs), hint=hint))
+    return out
+
+
+def _limits(rows: list[LedgerRow]) -> list[WhyItem]:
+    out = []
+    for r in rows:
+        if r.cause == LIMIT:
+            last = f"; last guard failure: `{r.guard}`" if r.guard else ""
+            text = f"recompile limit hit for `{r.name}`: {r.why}{last}"
+            out.append(WhyItem(text=text, cause=LIMIT, rows=[r.index], seconds=r.seconds))
+    return out
+
+
+def _breaks(record: TraceRecord, rows: list[LedgerRow]) -> list[WhyItem]:
+    by_row = {r.index: r for r in rows}
+    out = []
+    for r in by_row.values():
+        if r.kind != "frame" or not r.graph_breaks:
+            continue
+        frame = next((f for f in record.frame_compiles if f.compile_id == r.compile_id
+                      and f.process == r.process and f.graph_breaks), None)
+        hint = ""
+        if frame is not None:
+            found = torch_text.hints(torch_text.graph_break(frame.graph_breaks[0])[1])
+            hint = found[0] if found else ""
+        text = f"{_plural(len(r.graph_breaks), 'graph break')} in `{r.name}`: {r.graph_breaks[0]}"
+        out.append(WhyItem(text=text, cause="graph_break", rows=[r.index], seconds=r.seconds,
+                           hint=hint))
+    return out
+
+
+def _caches(rows: list[LedgerRow]) -> list[WhyItem]:
+    bypass: dict[tuple[str, str], list[LedgerRow]] = defaultdict(list)
+    missed: dict[str, list[LedgerRow]] = defaultdict(list)
+    for r in rows:
+        for d in r.decisions:
+            if d.answer == "bypass":
+                bypass[(d.layer, d.reason)].append(r)
+            elif d.answer == "miss" and r.cause in (MISS, BYPASS):
+                missed[d.layer].append(r)
+    out = []
+    for (layer, reason), rs in bypass.items():
+        name = LAYER_NAMES.get(layer, layer)
+        text = f"{_plural(len(rs), f'{name} bypass')}: {torch_text.first_line(reason)}"
+        out.append(WhyItem(text=text, cause=BYPASS, rows=[r.index for r in rs],
+                           seconds=sum(r.seconds for r in rs)))
+    for layer, rs in missed.items():
+        text = f"{_plural(len(rs), f'{LAYER_NAMES.get(layer, layer)} miss')}: compiled"
+        out.append(WhyItem(text=text, cause=MISS, rows=[r.index for r in rs],
+                           seconds=sum(r.seconds for r in rs)))
+    return out
+
+
+def _failures(rows: list[LedgerRow]) -> list[WhyItem]:
+    return [WhyItem(text=f"`{r.name}` [{r.compile_id}]: {r.why}", cause=FAILED, rows=[r.index],
+                    seconds=r.seconds) for r in rows if r.cause == FAILED]
+
+
+def why(record: TraceRecord, rows: list[LedgerRow] | None = None) -> list[WhyItem]:
+    """The why block of ``record``: empty when nothing recompiled, broke, bypassed or missed."""
+    rows = ledger(record) if rows is None else rows
+    items = (_limits(rows) + _recompiles(rows) + _breaks(record, rows) + _failures(rows)
+             + _caches(rows))
+    order = {LIMIT: 0, RECOMPILE: 1, "graph_break": 2, FAILED: 3, BYPASS: 4, MISS: 5}
+    return sorted(items, key=lambda i: (order.get(i.cause, 9), -i.seconds, i.rows[0]))
+
+
+def why_text(items: list[WhyItem]) -> list[str]:
+    """The block as text lines (the summary's first lines), hints indented under their cause."""
+    lines = []
+    for item in items:
+        lines.append(f"  {item.text}")
+        if item.hint:
+            lines.append(f"    hint: {item.hint}")
+    return lines
