@@ -11,9 +11,12 @@ agrees, remaining differences are shown as noise: the keys are the ground truth.
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from compile_lens.analysis.cache_diff import FromCache, from_cache
 from compile_lens.analysis.code_changes import code_changes
 from compile_lens.analysis.factor_changes import (
     Change,
@@ -24,8 +27,11 @@ from compile_lens.analysis.factor_changes import (
 )
 from compile_lens.analysis.factor_links import hash_changes, link_pieces, order_causes
 from compile_lens.analysis.piece_diff import PieceDiff, compare_pieces, piece_counts
+from compile_lens.errors import TraceFormatError
 from compile_lens.model.factor_readers import FactorSet, load_factors
 from compile_lens.model.factors import FactorDump
+from compile_lens.model.serialize import read_trace
+from compile_lens.model.trace import TraceRecord
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,8 @@ class Diff:
     a_name: str
     b_name: str
     entries: list[EntryDiff] = field(default_factory=list)
+    from_cache: list[FromCache] = field(default_factory=list)
+    """Two traces: pieces B compiled that A took from a cache, each with B's cause."""
 
     @property
     def equal(self) -> bool:
@@ -202,4 +210,19 @@ def diff(a: Any, b: Any, *, redact: bool = True) -> Diff:
             continue
         sources = (str(da.extra.get("source", sa.name)), str(db.extra.get("source", sb.name)))
         entries.append(compare(da, db, label, sources))
-    return Diff(sa.name, sb.name, entries)
+    ra, rb = _trace_record(a), _trace_record(b)
+    moved = from_cache(ra, rb) if ra is not None and rb is not None else []
+    return Diff(sa.name, sb.name, entries, moved)
+
+
+def _trace_record(source: Any) -> TraceRecord | None:
+    """The ``TraceRecord`` behind a ``Trace``, a record or a trace file; ``None`` for others."""
+    record = getattr(source, "record", source)
+    if isinstance(record, TraceRecord):
+        return record
+    if isinstance(source, str | os.PathLike) and Path(source).is_file():
+        try:
+            return read_trace(source)
+        except TraceFormatError:
+            return None
+    return None

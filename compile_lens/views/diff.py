@@ -11,7 +11,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from compile_lens.analysis.cache_diff import from_cache_lines
 from compile_lens.errors import CompileLensError
+from compile_lens.model.safe_text import one_line, visible
 from compile_lens.views import _html as h
 from compile_lens.views.diff_rows import COLUMNS, entry_rows, short, unified, verdict
 
@@ -125,6 +127,8 @@ def diff_text(d: Any) -> str:
     for e in d.entries:
         lines.extend(_entry_text(e))
         lines.append("")
+    moved = from_cache_lines(getattr(d, "from_cache", []))
+    lines.extend([*moved, ""] if moved else [])
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -142,6 +146,12 @@ def _sections(d: Any) -> list[tuple[str, str]]:
     sections = [("Verdict", head)]
     for e in d.entries:
         sections.extend(entry_sections(e))
+    moved = getattr(d, "from_cache", [])
+    if moved:
+        rows = [[x.submod, x.size, x.a_cause, x.why, x.a_key, x.b_key] for x in moved]
+        sections.append(("Compiled in B, from a cache in A", h.table(
+            ["piece", "size", "in A", "in B (why)", "key in A", "key in B"], rows,
+            short=[4, 5])))
     return sections
 
 
@@ -174,19 +184,24 @@ def cli_diff(a: str, b: str, html_out: str | None = None, *, redact: bool = True
     """``compile-lens diff A B [--html OUT]``: print the explanation.
 
     Returns:
-        0 when the cache keys agree, 1 when they differ, 2 on bad input (one line on stderr).
+        0 when the cache keys agree, 1 when they differ, 2 on bad input or an I/O error (one
+        line on stderr; a crash is exit 2 too, from ``cli.main``).
     """
     from compile_lens.analysis.factor_diff import diff
 
     try:
         d = diff(a, b, redact=redact)
-        if html_out:
-            diff_html(d, html_out)
-    except (CompileLensError, OSError) as exc:
-        message = " ".join(str(exc).split())
-        print(f"compile-lens diff: error: {message}", file=sys.stderr)
+    except CompileLensError as exc:
+        print(f"compile-lens diff: error: {one_line(exc)}", file=sys.stderr)
         return 2
+    if html_out:
+        try:
+            diff_html(d, html_out)
+        except OSError as exc:
+            print(f"compile-lens diff: error: {visible(html_out)}: cannot write the HTML "
+                  f"({exc.strerror or exc})", file=sys.stderr)
+            return 2
     sys.stdout.write(diff_text(d))
     if html_out:
-        print(f"HTML written to {html_out}")
+        print(f"HTML written to {visible(html_out)}")
     return 0 if d.equal else 1
