@@ -50,7 +50,10 @@ if os.environ.get("COMPILE_LENS_DEBUG_CUDA_INIT"):  # who initializes CUDA here,
 
     def _spy_lazy_init() -> None:
         if os.getpid() == _pid and not torch.cuda.is_initialized():
-            result.setdefault("cuda_init_stack", "".join(traceback.format_stack(limit=25)))
+            stack = "".join(traceback.format_stack(limit=30))
+            if "cuda_init_stack" not in result:
+                print(f"compile_lens debug: CUDA initialized here by\n{stack}", file=sys.stderr)
+            result.setdefault("cuda_init_stack", stack)
         _lazy_init()
 
     torch.cuda._lazy_init = _spy_lazy_init
