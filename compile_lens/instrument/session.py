@@ -223,6 +223,8 @@ def _build(t0: float, wall: float, events: list[RawEvent], session_dir: str,
     parts = builder.parts
     with _timed(overhead, "parse"), issues.guard("parse"):
         parts = builder.feed_all(events)
+    if builder.stats.first_error is not None:  # live events the parser could not read
+        issues.record("parse", builder.stats.first_error)
     vllm = _vllm_records(builder, events, overhead, issues)
     with _timed(overhead, "decompile"), issues.guard("decompile"):
         parts.graphs = _attach_bytecode(parts.graphs, code_objects)
@@ -240,7 +242,8 @@ def _build(t0: float, wall: float, events: list[RawEvent], session_dir: str,
                 if v != counters_before.get(k, 0)}
     counters.update(vllm.counters)
     info = runinfo.collect(options)
-    run_extra = {**info.pop("extra", {}), **({"vllm_hooks": vllm.hooks} if vllm.hooks else {}),
+    run_extra = {**info.pop("extra", {}), **builder.run_extra(),
+                 **({"vllm_hooks": vllm.hooks} if vllm.hooks else {}),
                  **({"vllm_cudagraphs": vllm.cudagraphs} if vllm.cudagraphs else {})}
     run = RunInfo(
         **info, started_at=datetime.fromtimestamp(t0, UTC).isoformat(timespec="seconds"),

@@ -30,6 +30,8 @@ class RawEvent:
     thread: int = 0
     process: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    origin: str = ""
+    """Where the event came from, for notes: ``"rank0.log:123"`` for a log line, else empty."""
 
     @property
     def compile_id(self) -> str:

@@ -9,7 +9,8 @@ single ``<graph>`` piece, keyed by compile id.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ from compile_lens._events import PREFIX
 from compile_lens.model import (
     CACHE_HIT,
     COMPILED,
+    FAILED,
     GENERAL_SIZE,
     WHOLE_GRAPH,
     CudaGraphCapture,
@@ -29,10 +31,13 @@ from compile_lens.model import (
     Span,
 )
 from compile_lens.model.serialize import from_dict
-from compile_lens.record import gpu_lowering, graph_text, lowering, timing
+from compile_lens.record import gpu_lowering, graph_text, lowering, timing, vllm_artifacts
+from compile_lens.record.names import TORCH_KNOWN_UNUSED, VLLM_OBSERVER_EVENTS
 from compile_lens.record.raw import RawEvent
+from compile_lens.record.stats import Malformed, ParseStats, json_body
 
 Where = tuple[str, str, str]  # (graph_id, submod, size)
+Handler = Callable[["TraceBuilder", RawEvent], None]
 
 
 @dataclass
@@ -44,6 +49,7 @@ class _Graph:
     nodes: list[dict[str, Any]] = field(default_factory=list)
     pieces: list[dict[str, Any]] = field(default_factory=list)
     split: bool = False
+    vllm_submods: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -57,6 +63,8 @@ class _Plain:
     fx_keys: list[str] = field(default_factory=list)
     seconds: float = 0.0
     start_s: float | None = None
+    code_seen: bool = False
+    fail: str = ""
 
 
 @dataclass
@@ -77,12 +85,17 @@ class Parts:
 class TraceBuilder:
     """Consumes ``RawEvent``s (any order of processes; replayed sorted by time) into ``Parts``."""
 
-    def __init__(self, t0: float) -> None:
+    def __init__(self, t0: float, handlers: dict[str, Handler] | None = None) -> None:
         self.t0 = t0
+        self.handlers = HANDLERS if handlers is None else handlers
+        self.stats = ParseStats()
         self._graphs: dict[tuple[str, str], _Graph] = {}
         self._by_graph_key: dict[tuple[str, str], _Graph] = {}
         self._scopes: dict[tuple[str, int], tuple[Where, float]] = {}
         self._plain: dict[str, _Plain] = {}
+        self._graph_count: dict[str, int] = {}
+        self._all_graphs: list[_Graph] = []
+        self._ended: set[tuple[str, str]] = set()
         self._passes: dict[tuple[Where, str], list[float]] = {}
         self._pairers: dict[str, timing.Pairer] = {}
         self._fx_keys: dict[Where, list[str]] = {}
@@ -90,16 +103,30 @@ class TraceBuilder:
         self._captures: dict[_CaptureId, dict[str, Any]] = {}
         self._replays: dict[_CaptureId, int] = {}
         self._kernel_info: dict[Where, dict[str, dict[str, Any]]] = {}
+        self._aot_keys: dict[Where, str] = {}
+        self._vllm_scopes: dict[tuple[str, int], tuple[Where, float]] = {}
+        self._vllm_compiles: list[PieceCompile] = []
+        self.vllm_account: dict[str, dict[str, Any]] = {}
         self.parts = Parts()
 
     # -- identity ---------------------------------------------------------------------------
     def _graph(self, process: str, compile_id: str) -> _Graph:
         key = (process, compile_id)
         if key not in self._graphs:
-            n = sum(1 for p, _ in self._graphs if p == process)
+            n = self._graph_count.get(process, 0)
+            self._graph_count[process] = n + 1
             gid = f"{process}:g{n}" if process else f"g{n}"
             self._graphs[key] = _Graph(id=gid, compile_id=compile_id, process=process)
+            self._all_graphs.append(self._graphs[key])
         return self._graphs[key]
+
+    def _on_dynamo_start(self, event: RawEvent) -> None:
+        """A frame compile begins: a compile id whose compile already ended is a new graph
+        (``torch._dynamo.reset()`` restarts the numbering)."""
+        key = (event.process, event.compile_id)
+        if event.compile_id and key in self._ended:
+            self._ended.discard(key)
+            self._graphs.pop(key, None)
 
     def _graph_for_key(self, event: RawEvent, graph_key: str) -> _Graph:
         found = self._by_graph_key.get((event.process, graph_key))
@@ -110,7 +137,8 @@ class TraceBuilder:
 
     def _where(self, event: RawEvent) -> Where | None:
         """The piece an event belongs to: the open piece scope, else its graph; ``None`` if neither."""
-        scope = self._scopes.get((event.process, event.thread))
+        scope = self._scopes.get((event.process, event.thread)) or self._vllm_scopes.get(
+            (event.process, event.thread))
         if scope is not None:
             return scope[0]
         if not event.compile_id:
@@ -125,38 +153,17 @@ class TraceBuilder:
         return self.finish()
 
     def feed(self, event: RawEvent) -> None:
-        """Dispatch one event by name."""
-        name = event.name
-        if name.startswith("artifact:" + PREFIX):
-            self._on_compile_lens(event, name.removeprefix("artifact:" + PREFIX))
-        elif name == "dynamo_output_graph" and event.compile_id:
-            g = self._graph(event.process, event.compile_id)
-            g.fields.setdefault("code", event.payload or "")
-            if not g.nodes:
-                g.nodes = graph_text.parse_readable_graph(event.payload or "")
-        elif name == "chromium_event":
-            self._on_chromium(event)
-        elif name == "inductor_output_code":
-            self._on_output_code(event)
-        elif name.startswith("artifact:aotautograd_cache_"):
-            self._on_aot_cache(event, name.rsplit("_", 1)[-1])
-        elif name.startswith("artifact:fx_graph_cache_"):
-            body = event.json_payload() or {}
-            where = self._where(event)
-            if body.get("key") and where is not None:
-                self._fx_keys.setdefault(where, []).append(str(body["key"]))
-        elif name == "compilation_metrics" and event.compile_id:
-            self._on_metrics(event)
-        elif name == "artifact:triton_kernel_info":
-            self._on_kernel_info(event)
-
-    def _on_compile_lens(self, event: RawEvent, kind: str) -> None:
-        body = event.json_payload()
-        if not isinstance(body, dict):
+        """Dispatch one event through ``HANDLERS``; count what is unknown or cannot be read."""
+        self.stats.events += 1
+        handler = self.handlers.get(event.name)
+        if handler is None:
+            self.stats.unknown[event.name] = self.stats.unknown.get(event.name, 0) + 1
             return
-        handler = getattr(self, f"_cl_{kind}", None)
-        if handler is not None:
-            handler(event, body)
+        self.stats.handled[event.name] = self.stats.handled.get(event.name, 0) + 1
+        try:
+            handler(self, event)
+        except (Malformed, ValueError, TypeError, KeyError, AttributeError) as exc:
+            self.stats.malformed_event(event, exc)
 
     def _cl_graph(self, event: RawEvent, body: dict[str, Any]) -> None:
         g = self._graph_for_key(event, str(body.get("graph_key", "")))
@@ -248,6 +255,21 @@ class TraceBuilder:
         if where is not None:
             self.parts.lowerings.append(gpu_lowering.autotune_row(where, body, event.compile_id))
 
+    def _on_fx_cache(self, event: RawEvent) -> None:
+        body = json_body(event)
+        where = self._where(event)
+        if body.get("key") and where is not None:
+            self._fx_keys.setdefault(where, []).append(str(body["key"]))
+
+    def _on_dynamo_graph(self, event: RawEvent) -> None:
+        if not event.compile_id:
+            msg = "a Dynamo graph without a compile id"
+            raise Malformed(msg)
+        g = self._graph(event.process, event.compile_id)
+        g.fields.setdefault("code", event.payload or "")
+        if not g.nodes:
+            g.nodes = graph_text.parse_readable_graph(event.payload or "")
+
     def _on_kernel_info(self, event: RawEvent) -> None:
         where = self._where(event)
         if where is not None:
@@ -261,9 +283,7 @@ class TraceBuilder:
 
     # -- torch's own events -----------------------------------------------------------------
     def _on_chromium(self, event: RawEvent) -> None:
-        body = event.json_payload()
-        if not isinstance(body, dict):
-            return
+        body = json_body(event)
         done = self._pairers.setdefault(event.process, timing.Pairer()).feed(event.thread, body)
         if done is None:
             return
@@ -286,19 +306,24 @@ class TraceBuilder:
         where = self._where(event)
         if where is None:
             return
+        if where[1] == WHOLE_GRAPH:
+            self._plain.setdefault(where[0], _Plain()).code_seen = True
         for row in lowering.parse_output_code(event.payload or ""):
             self.parts.lowerings.append(Lowering(
                 graph_id=where[0], submod=where[1], size=where[2], kind=row["kind"],
                 name=row["name"], ops=row["ops"], nodes=row["nodes"],
                 compile_id=event.compile_id))
 
-    def _on_aot_cache(self, event: RawEvent, state: str) -> None:
-        body = event.json_payload() or {}
+    def _on_aot_cache(self, event: RawEvent) -> None:
+        state = event.name.rsplit("_", 1)[-1]
+        body = json_body(event)
         where = self._where(event)
         if where is None:
             return
         self._cache_state[where] = state
         key, lines = body.get("key"), body.get("components")
+        if key:
+            self._aot_keys[where] = str(key)
         if key and isinstance(lines, list) and lines:
             self.parts.key_lines.setdefault(str(key), [str(x) for x in lines])
         if where[1] == WHOLE_GRAPH:
@@ -307,17 +332,67 @@ class TraceBuilder:
             plain.cache_state = state
 
     def _on_metrics(self, event: RawEvent) -> None:
+        if not event.compile_id:
+            return  # metrics of no compile (torch emits none today): nothing to attach them to
         metrics = event.metadata.get("compilation_metrics") or {}
+        if not isinstance(metrics, dict):
+            msg = "compilation_metrics is not an object"
+            raise Malformed(msg)
+        self._close_vllm_scope(event)
         g = self._graph(event.process, event.compile_id)
         if metrics.get("co_name"):
             g.fields.setdefault("name", str(metrics["co_name"]))
         plain = self._plain.setdefault(g.id, _Plain())
         plain.seconds = float(metrics.get("backend_compile_time_s") or 0.0)
+        if metrics.get("fail_type"):
+            plain.fail = f"{metrics['fail_type']}: {metrics.get('fail_reason') or ''}".strip()
+        self._ended.add((event.process, event.compile_id))
+
+    # -- vLLM's own account (record/vllm_artifacts.py) ----------------------------------------
+    def vllm_split(self, event: RawEvent, submods: list[str]) -> None:
+        """vLLM's split graph named these submodules (used if compile_lens' events did not)."""
+        self._graph(event.process, event.compile_id or "?").vllm_submods = submods
+
+    def vllm_compile_start(self, event: RawEvent, submod: str, size: str, row: dict[str, Any]) -> None:
+        """A piece compile vLLM reported: a piece scope until the next start or the frame's end."""
+        self._close_vllm_scope(event)
+        g = self._graph(event.process, event.compile_id or "?")
+        where = (g.id, submod, size)
+        self._vllm_scopes[(event.process, event.thread)] = (where, event.t)
+        self._vllm_compiles.append(PieceCompile(
+            graph_id=g.id, submod=submod, size=size, start_s=event.t - self.t0,
+            compile_id=g.compile_id, extra={"source": "vllm",
+                                            "cudagraph_size": row["cudagraph_size"]}))
+
+    def _close_vllm_scope(self, event: RawEvent) -> None:
+        scope = self._vllm_scopes.pop((event.process, event.thread), None)
+        if scope is None or not self._vllm_compiles:
+            return
+        where, start = scope
+        last = self._vllm_compiles[-1]
+        if (last.graph_id, last.submod, last.size) != where:
+            return
+        state = self._cache_state.pop(where, "")
+        self._vllm_compiles[-1] = dataclasses.replace(
+            last, outcome=CACHE_HIT if state == "hit" else COMPILED, cache_state=state,
+            legacy_key=self._aot_keys.pop(where, None), fx_keys=self._fx_keys.pop(where, []),
+            seconds=round(max(0.0, event.t - start), 6))
 
     # -- finish -----------------------------------------------------------------------------
+    def run_extra(self) -> dict[str, Any]:
+        """What goes into ``RunInfo.extra``: the parse counts and vLLM's own account, if any."""
+        extra: dict[str, Any] = {"parser": self.stats.to_dict()}
+        if self.vllm_account:
+            extra["vllm_account"] = self.vllm_account
+        return extra
+
     def finish(self) -> Parts:
         """Build the model records from what was fed."""
-        for g in self._graphs.values():
+        for process, thread in list(self._vllm_scopes):
+            self._close_vllm_scope(RawEvent(t=self._vllm_scopes[(process, thread)][1], name="",
+                                            metadata={}, payload=None, thread=thread,
+                                            process=process))
+        for g in self._all_graphs:
             self._finish_graph(g)
         for (where, name), secs in sorted(self._passes.items()):
             self.parts.passes.append(PassTiming(
@@ -346,23 +421,41 @@ class TraceBuilder:
             for row in g.pieces:
                 self.parts.pieces.append(from_dict(Piece, {**row, "graph_id": g.id}, g.id))
             return
+        vllm_compiles = [c for c in self._vllm_compiles if c.graph_id == g.id]
+        if g.vllm_submods or vllm_compiles:
+            self._finish_vllm_graph(g, vllm_compiles)
+            return
         plain = self._plain.get(g.id)
         has_code = any(low.graph_id == g.id for low in self.parts.lowerings)
         self.parts.pieces.append(Piece(
             graph_id=g.id, submod=WHOLE_GRAPH, index=0, compiled_index=0,
             num_nodes=sum(1 for n in g.nodes if n.get("op") not in ("placeholder", "output")),
             code=str(g.fields.get("code", ""))))
-        if plain is not None and (plain.legacy_key or has_code):
+        if plain is not None and (plain.legacy_key or has_code or plain.code_seen
+                                  or plain.cache_state or plain.fail):
             where = (g.id, WHOLE_GRAPH, GENERAL_SIZE)
+            outcome = FAILED if plain.fail else CACHE_HIT if plain.cache_state == "hit" else COMPILED
             self.parts.compiles.append(PieceCompile(
-                graph_id=g.id, submod=WHOLE_GRAPH, size=GENERAL_SIZE,
-                outcome=CACHE_HIT if plain.cache_state == "hit" else COMPILED,
+                graph_id=g.id, submod=WHOLE_GRAPH, size=GENERAL_SIZE, outcome=outcome,
+                note=plain.fail,
                 legacy_key=plain.legacy_key, standalone_key=plain.predicted_key,
                 key_match=(plain.legacy_key == plain.predicted_key)
                 if plain.legacy_key and plain.predicted_key else None,
                 key_seconds=plain.key_seconds, seconds=plain.seconds, start_s=plain.start_s,
                 compile_id=g.compile_id, fx_keys=self._fx_keys.pop(where, []),
                 cache_state=plain.cache_state))
+
+    def _finish_vllm_graph(self, g: _Graph, compiles: list[PieceCompile]) -> None:
+        """Pieces and compiles of a graph only vLLM's own artifacts described."""
+        compiled = list(dict.fromkeys(c.submod for c in compiles))
+        submods = g.vllm_submods or compiled
+        for index, submod in enumerate(submods):
+            self.parts.pieces.append(Piece(
+                graph_id=g.id, submod=submod, index=index,
+                compiled_index=compiled.index(submod) if submod in compiled else None,
+                is_split_op=bool(compiled) and submod not in compiled,
+                extra={"source": "vllm"}))
+        self.parts.compiles.extend(compiles)
 
 
 _CAPTURE_FIELDS = {"graph_key", "submod", "size", "seconds", "memory_bytes", "mode"}
@@ -378,3 +471,41 @@ _PIECE_END_FIELDS = {
     "graph_key", "submod", "size", "outcome", "legacy_key", "standalone_key", "dedup_of",
     "seconds", "key_seconds", "artifact_path", "note",
 }
+
+
+def _cl(method: Callable[[TraceBuilder, RawEvent, dict[str, Any]], None]) -> Handler:
+    """A ``compile_lens_*`` handler: the payload is a JSON object (``Malformed`` otherwise)."""
+    def handler(builder: TraceBuilder, event: RawEvent) -> None:
+        method(builder, event, json_body(event))
+    return handler
+
+
+def known_unused(builder: TraceBuilder, event: RawEvent) -> None:
+    """Records torch writes that no view uses yet: known (not counted as unknown), not parsed."""
+
+
+
+HANDLERS: dict[str, Handler] = {
+    # torch: Dynamo, AOT and Inductor (the envelope names tlparse reads)
+    "dynamo_start": TraceBuilder._on_dynamo_start,
+    "dynamo_output_graph": TraceBuilder._on_dynamo_graph,
+    "compilation_metrics": TraceBuilder._on_metrics,
+    "chromium_event": TraceBuilder._on_chromium,
+    "inductor_output_code": TraceBuilder._on_output_code,
+    "artifact:triton_kernel_info": TraceBuilder._on_kernel_info,
+    **{f"artifact:fx_graph_cache_{s}": TraceBuilder._on_fx_cache for s in ("hit", "miss", "bypass")},
+    **{f"artifact:aotautograd_cache_{s}": TraceBuilder._on_aot_cache
+       for s in ("hit", "miss", "bypass")},
+    # compile_lens: the events of compile_lens._events (embedded backend, vLLM wrappers)
+    **{f"artifact:{PREFIX}{name}": _cl(getattr(TraceBuilder, f"_cl_{name}"))
+       for name in ("graph", "split", "piece_start", "piece_end", "plain_key", "key_lines",
+                    "capture", "replays", "autotune", "note")},
+    # compile_lens: the vLLM observers' records, read by instrument/vllm/records.collect
+    **{f"artifact:{PREFIX}{name}": known_unused for name in VLLM_OBSERVER_EVENTS},
+    # vLLM's own artifacts (its TORCH_TRACE/tlparse support)
+    **vllm_artifacts.HANDLERS,
+    # torch records kept for later rules (guards, shapes, AOT graphs …): known, not parsed yet
+    **{name: known_unused for name in TORCH_KNOWN_UNUSED},
+}
+"""Event name → handler. A new rule is one entry (``HANDLERS[name] = fn``, ``fn(builder, event)``);
+names not listed are counted in ``run.extra["parser"]["unknown"]``."""
