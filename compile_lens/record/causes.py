@@ -90,7 +90,7 @@ class CauseRules:
         self._where = where
         self._graph_id = graph_id
         self._open: dict[tuple[str, str], _Open] = {}
-        self._done: list[tuple[FrameCompile, str]] = []
+        self._done: list[FrameCompile] = []
         self._code: dict[tuple[str, str], dict[str, Any]] = {}
         self.decisions: list[CacheDecision] = []
         self._table: dict[str, Callable[[RawEvent], None]] = {}
@@ -150,7 +150,9 @@ class CauseRules:
             self._code[code] = {k: m.get(k) for k in _CODE_FIELDS}
         else:
             m.update(self._code.get(code, {}))
-        self._done.append((_frame_record(frame, m, self.t0), frame.last_id))
+        # The graph is looked up now: after ``torch._dynamo.reset()`` the id names another one.
+        record = _frame_record(frame, m, self.t0)
+        self._done.append(_with_graph(record, self._graph_id(frame.process, frame.last_id)))
 
     # -- caches -----------------------------------------------------------------------------
     def on_cache(self, event: RawEvent) -> None:
@@ -172,7 +174,7 @@ class CauseRules:
     # -- finish -----------------------------------------------------------------------------
     def finish(self) -> tuple[list[FrameCompile], list[CacheDecision]]:
         """The frame compiles (ended ones, then any the stream cut short) and cache decisions."""
-        frames = [_with_graph(f, self._graph_id(f.process, last)) for f, last in self._done]
+        frames = list(self._done)
         for frame in self._open.values():
             record = _frame_record(frame, {}, self.t0)
             frames.append(_with_graph(FrameCompile(**{**record.__dict__, "complete": False}),

@@ -30,8 +30,16 @@ from compile_lens.model import (
     PieceCompile,
     Span,
 )
+from compile_lens.model.causes import CacheDecision, FrameCompile
 from compile_lens.model.serialize import from_dict
-from compile_lens.record import gpu_lowering, graph_text, lowering, timing, vllm_artifacts
+from compile_lens.record import (
+    causes,
+    gpu_lowering,
+    graph_text,
+    lowering,
+    timing,
+    vllm_artifacts,
+)
 from compile_lens.record.names import TORCH_KNOWN_UNUSED, VLLM_OBSERVER_EVENTS
 from compile_lens.record.raw import RawEvent
 from compile_lens.record.stats import Malformed, ParseStats, json_body
@@ -80,6 +88,8 @@ class Parts:
     spans: list[Span] = field(default_factory=list)
     key_lines: dict[str, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    frame_compiles: list[FrameCompile] = field(default_factory=list)
+    cache_decisions: list[CacheDecision] = field(default_factory=list)
 
 
 class TraceBuilder:
@@ -107,6 +117,9 @@ class TraceBuilder:
         self._vllm_scopes: dict[tuple[str, int], tuple[Where, float]] = {}
         self._vllm_compiles: list[PieceCompile] = []
         self.vllm_account: dict[str, dict[str, Any]] = {}
+        self.cache_sequence: dict[str, str] = {}
+        """Per process, the cache answers in stream order (``H`` hit, ``M`` miss, ``B`` bypass; Inductor
+        FX graph and AOTAutograd layers alike): what tlparse compares across ranks."""
         self.parts = Parts()
 
     # -- identity ---------------------------------------------------------------------------
@@ -256,6 +269,7 @@ class TraceBuilder:
             self.parts.lowerings.append(gpu_lowering.autotune_row(where, body, event.compile_id))
 
     def _on_fx_cache(self, event: RawEvent) -> None:
+        self._cache_answer(event)
         body = json_body(event)
         where = self._where(event)
         if body.get("key") and where is not None:
@@ -269,6 +283,10 @@ class TraceBuilder:
         g.fields.setdefault("code", event.payload or "")
         if not g.nodes:
             g.nodes = graph_text.parse_readable_graph(event.payload or "")
+
+    def _cache_answer(self, event: RawEvent) -> None:
+        letter = {"hit": "H", "miss": "M", "bypass": "B"}[event.name.rsplit("_", 1)[-1]]
+        self.cache_sequence[event.process] = self.cache_sequence.get(event.process, "") + letter
 
     def _on_kernel_info(self, event: RawEvent) -> None:
         where = self._where(event)
@@ -316,6 +334,7 @@ class TraceBuilder:
 
     def _on_aot_cache(self, event: RawEvent) -> None:
         state = event.name.rsplit("_", 1)[-1]
+        self._cache_answer(event)
         body = json_body(event)
         where = self._where(event)
         if where is None:
@@ -384,6 +403,8 @@ class TraceBuilder:
         extra: dict[str, Any] = {"parser": self.stats.to_dict()}
         if self.vllm_account:
             extra["vllm_account"] = self.vllm_account
+        if self.cache_sequence:
+            extra["cache_sequence"] = dict(sorted(self.cache_sequence.items()))
         return extra
 
     def finish(self) -> Parts:
@@ -407,6 +428,7 @@ class TraceBuilder:
                 extra={k: v for k, v in body.items() if k not in _CAPTURE_FIELDS}))
         self.parts.lowerings = gpu_lowering.attach_kernel_info(self.parts.lowerings,
                                                                self._kernel_info)
+        self.parts.frame_compiles, self.parts.cache_decisions = causes.finish(self)
         return self.parts
 
     def _finish_graph(self, g: _Graph) -> None:
@@ -509,3 +531,4 @@ HANDLERS: dict[str, Handler] = {
 }
 """Event name → handler. A new rule is one entry (``HANDLERS[name] = fn``, ``fn(builder, event)``);
 names not listed are counted in ``run.extra["parser"]["unknown"]``."""
+HANDLERS.update(causes.register(HANDLERS))  # why things compiled: record/causes.py
