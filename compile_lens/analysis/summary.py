@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from compile_lens.analysis.why import why, why_text
 from compile_lens.model import OUTCOMES, TraceRecord
 
 
@@ -30,6 +31,9 @@ class Summary:
     captures: int
     issues: int
     notes: list[str] = field(default_factory=list)
+    why: list[str] = field(default_factory=list)
+    """The "why it compiled" block (``analysis.why``), printed first; empty when nothing
+    recompiled, broke, bypassed or missed a cache."""
 
     def as_dict(self) -> dict[str, object]:
         """Plain dict (for DataFrames, JSON and templates)."""
@@ -40,7 +44,8 @@ class Summary:
         overhead_pct = (
             100.0 * self.tracer_overhead_seconds / self.wall_seconds if self.wall_seconds else 0.0
         )
-        lines = [
+        lines = ["why:", *self.why] if self.why else []
+        lines += [
             f"graphs:            {self.graphs}",
             f"pieces:            {self.pieces_total} compiled pieces, {self.pieces_unique} unique"
             f" (+{self.split_ops} split ops run eagerly)",
@@ -84,7 +89,10 @@ def summarize(record: TraceRecord) -> Summary:
         pieces_unique=len(unique),
         split_ops=len(split_ops),
         compiles=len(record.compiles),
-        outcomes={k: outcomes.get(k, 0) for k in OUTCOMES},
+        # Every outcome is counted: the known ones in their order (``failed`` included),
+        # then any other a newer producer wrote, so a compile never vanishes from the text.
+        outcomes={**{k: outcomes.get(k, 0) for k in OUTCOMES},
+                  **{k: n for k, n in sorted(outcomes.items()) if k not in OUTCOMES}},
         keys_matched=matched,
         keys_mismatched=mismatched,
         keys_unchecked=len(record.compiles) - matched - mismatched,
@@ -94,4 +102,5 @@ def summarize(record: TraceRecord) -> Summary:
         captures=len(record.captures),
         issues=len(record.issues),
         notes=list(record.run.notes),
+        why=why_text(why(record)),
     )
