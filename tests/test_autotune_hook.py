@@ -45,3 +45,29 @@ def test_saver_added_at_first_compile_and_removed_exactly():
                           env={**os.environ}, timeout=600, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().endswith("ok")
+
+
+NO_CACHE_SCRIPT = textwrap.dedent("""
+    import torch
+    from torch._inductor import select_algorithm
+    from compile_lens.instrument import autotune
+    init = select_algorithm.AlgorithmSelectorCache.__init__
+    assert select_algorithm._ALGORITHM_SELECTOR_CACHE is None
+    undo = autotune.install(lambda hook, exc: None)
+    # Creating Inductor's selector cache reads torch.cuda.current_device(): installing must not.
+    assert select_algorithm._ALGORITHM_SELECTOR_CACHE is None, "install created the cache"
+    cache = select_algorithm.get_algorithm_selector_cache()  # Inductor creates it: saver joins
+    assert [f.__name__ for f in cache.feedback_saver_fns] == ["compile_lens_autotune_saver"]
+    undo()
+    assert cache.feedback_saver_fns == []
+    assert select_algorithm.AlgorithmSelectorCache.__init__ is init
+    print("ok")
+""")
+
+
+def test_install_never_creates_inductors_selector_cache():
+    """The cache's creation initializes CUDA; the saver joins when Inductor creates it."""
+    proc = subprocess.run([sys.executable, "-c", NO_CACHE_SCRIPT], capture_output=True,
+                          text=True, env={**os.environ}, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().endswith("ok")

@@ -14,12 +14,14 @@ catches ``Exception`` and reports it to ``on_error`` (fail open).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 from collections.abc import Callable
 from typing import Any
 
 from compile_lens import _events
+from compile_lens.instrument._patching import Patch, patched
 
 _SELECTOR = "torch._inductor.select_algorithm"
 _SAVER_NAME = "compile_lens_autotune_saver"
@@ -67,11 +69,12 @@ def _total(precompile_times: Any) -> float | None:
 def install(on_error: Callable[[str, Exception], None]) -> Callable[[], None]:
     """Record autotune picks; the returned undo removes exactly what this installed.
 
-    If Inductor's selector is not imported yet, the saver is added when the first Dynamo compile
-    starts (importing it here would bill the tracer for an import the compile makes anyway).
+    If Inductor's selector is not imported yet, the saver is attached when the first Dynamo
+    compile starts (importing it here would bill the tracer for an import the compile makes
+    anyway).
     """
     if _SELECTOR in sys.modules:
-        return _add_saver(on_error)
+        return _attach(on_error)
     import torch._dynamo.callback as dynamo_callback
 
     added: list[Callable[[], None]] = []
@@ -79,7 +82,7 @@ def install(on_error: Callable[[str, Exception], None]) -> Callable[[], None]:
     def compile_lens_autotune_on_start(*_: Any) -> None:
         try:
             if not added:
-                added.append(_add_saver(on_error))
+                added.append(_attach(on_error))
         except Exception as exc:  # Dynamo runs start callbacks unguarded
             on_error("autotune", exc)
 
@@ -96,12 +99,58 @@ def install(on_error: Callable[[str, Exception], None]) -> Callable[[], None]:
     return undo
 
 
-def _add_saver(on_error: Callable[[str, Exception], None]) -> Callable[[], None]:
+def _attach(on_error: Callable[[str, Exception], None]) -> Callable[[], None]:
+    """Add the saver to Inductor's selector cache, never creating that cache.
+
+    Creating it (``get_algorithm_selector_cache()``, ``add_feedback_saver``) reads the system's
+    cache factors, which calls ``torch.cuda.current_device()``: that would initialize CUDA in a
+    process that had not (vLLM then starts its workers with ``spawn`` instead of ``fork``). So an
+    existing cache gets the saver now; otherwise the cache class's ``__init__`` is wrapped for
+    the trace and each cache Inductor creates gets the saver when Inductor creates it.
+    """
     from torch._inductor import select_algorithm
 
-    if any(getattr(f, "__name__", "") == _SAVER_NAME for f in _saver_list(select_algorithm)):
-        return lambda: None  # already recording (another trace session installed it)
+    caches: list[Any] = []
+    saver = _make_saver(on_error)
+    stack = contextlib.ExitStack()
+    existing = getattr(select_algorithm, "_ALGORITHM_SELECTOR_CACHE", None)
+    if existing is not None:
+        if _has_saver(existing):
+            return lambda: None  # already recording (another trace session installed it)
+        existing.feedback_saver_fns.append(saver)
+        caches.append(existing)
+    else:
+        def make(original: Any) -> Any:
+            def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+                original(self, *args, **kwargs)
+                if not _has_saver(self):
+                    self.feedback_saver_fns.append(saver)
+                    caches.append(self)
 
+            return __init__
+
+        stack.enter_context(patched(Patch(
+            _CACHE_INIT, make, why="record autotune picks without creating Inductor's selector "
+                                   "cache (that would initialize CUDA)")))
+
+    def undo() -> None:
+        stack.close()
+        for cache in caches:
+            savers = cache.feedback_saver_fns
+            while saver in savers:
+                savers.remove(saver)
+
+    return undo
+
+
+_CACHE_INIT = "torch._inductor.select_algorithm:AlgorithmSelectorCache.__init__"
+
+
+def _has_saver(cache: Any) -> bool:
+    return any(getattr(f, "__name__", "") == _SAVER_NAME for f in cache.feedback_saver_fns)
+
+
+def _make_saver(on_error: Callable[[str, Exception], None]) -> Callable[..., None]:
     def compile_lens_autotune_saver(timings: Any, name: Any, input_nodes: Any, choices: Any,
                                     profiled_bench_thunk: Any, precompile_times: Any = None,
                                     *_: Any) -> None:
@@ -110,25 +159,13 @@ def _add_saver(on_error: Callable[[str, Exception], None]) -> Callable[[], None]
         except Exception as exc:  # never break the user's compile
             on_error("autotune", exc)
 
-    select_algorithm.add_feedback_saver(compile_lens_autotune_saver)
-
-    def undo() -> None:
-        savers = _saver_list(select_algorithm)
-        while compile_lens_autotune_saver in savers:
-            savers.remove(compile_lens_autotune_saver)
-
-    return undo
-
-
-def _saver_list(select_algorithm: Any) -> list[Any]:
-    """The list ``add_feedback_saver`` appends to (an attribute of the selector cache)."""
-    getter = getattr(select_algorithm, "get_algorithm_selector_cache", None)
-    cache = getter() if getter is not None else select_algorithm._ALGORITHM_SELECTOR_CACHE
-    return cache.feedback_saver_fns
+    return compile_lens_autotune_saver
 
 
 def installed_savers() -> list[Any]:
-    """The feedback savers now installed (tests check that undo leaves others' in place)."""
+    """The feedback savers now installed on Inductor's selector cache (tests check that undo
+    leaves others' in place); empty while no cache exists."""
     from torch._inductor import select_algorithm
 
-    return list(_saver_list(select_algorithm))
+    cache = getattr(select_algorithm, "_ALGORITHM_SELECTOR_CACHE", None)
+    return list(cache.feedback_saver_fns) if cache is not None else []

@@ -22,7 +22,7 @@ from typing import Any
 from compile_lens.errors import InstrumentationError
 from compile_lens.instrument.env_factors import counting_env
 from compile_lens.model.factors import FactorDump
-from compile_lens.model.redaction import redact_env
+from compile_lens.model.redaction import redact_dump
 
 NO_FILE = "<no file>"
 UNREADABLE = "<unreadable>"
@@ -101,9 +101,27 @@ def _torch_key() -> dict[str, str]:
     key = codecache.torch_key()
     out["torch_key"] = key.hex() if isinstance(key, bytes) else str(key)
     base = getattr(codecache, "CacheBase", None)
-    if base is not None and hasattr(base, "get_system"):
+    if base is not None and hasattr(base, "get_system") and _system_readable(base.get_system):
         out["inductor_system_hash"] = str(base.get_system().get("hash", ""))
     return out
+
+
+def _system_readable(get_system: Any) -> bool:
+    """Whether Inductor's system factors can be read without initializing CUDA.
+
+    ``CacheBase.get_system()`` calls ``torch.cuda.current_device()``; it is safe once it has run
+    (it caches itself: Inductor computed it during a compile), once CUDA is initialized, or on a
+    build without CUDA (the call fails there and nothing is initialized). Otherwise the factor is
+    left out rather than initializing CUDA in the user's process (see ``device``).
+    """
+    import torch
+
+    from compile_lens.instrument import device
+
+    info = getattr(get_system, "cache_info", None)
+    if callable(info) and info().currsize:
+        return True
+    return not getattr(torch.version, "cuda", None) or device.cuda_initialized()
 
 
 def _vllm_env() -> dict[str, Any] | None:
@@ -165,8 +183,9 @@ def collect_factors(
 
     Args:
         traced_files: source files Dynamo traced; each is recorded with its sha256.
-        redact: replace secret-looking env values (tokens, keys, passwords) by a fingerprint.
-            Pass ``False`` only for a dump you keep to yourself.
+        redact: replace secrets in every layer (env values, their config copies, secret-named
+            config entries, token-shaped values anywhere) by a keyed fingerprint. Pass ``False``
+            only for a dump you keep to yourself.
         environ: the environment to read (default ``os.environ``).
         strict: raise ``InstrumentationError`` when a part cannot be read (default: skip it and
             name it in ``extra["unavailable"]``).
@@ -179,9 +198,6 @@ def collect_factors(
     env, affects = counting_env(os.environ if environ is None else environ)
     hashes: dict[str, str] = {}
     _merge_vllm_env(env, affects, hashes, _part("vllm env", _vllm_env, unavailable, strict))
-    redacted: list[str] = []
-    if redact:
-        env, redacted = redact_env(env)
     config: dict[str, dict[str, Any]] = {}
     for section, fn in (("inductor", _inductor_config), ("functorch", _functorch_config)):
         values = _part(f"{section} config", fn, unavailable, strict)
@@ -191,14 +207,16 @@ def collect_factors(
     system.update(_part("torch key", _torch_key, unavailable, strict) or {})
     code = {path: file_sha256(path) for path in sorted(set(traced_files))}
     extra: dict[str, Any] = {"unavailable": unavailable} if unavailable else {}
-    return FactorDump(
+    dump = FactorDump(
         source="compile_lens",
         env=env,
         config=config,
         code=code,
         system=system,
         hashes=hashes,
-        redacted=redacted,
         env_affects=affects,
         extra=extra,
     )
+    # Every layer, not only env: a secret env var's config copy, secret-named config entries and
+    # token-shaped values set in code are hidden too (docs/security.md).
+    return redact_dump(dump) if redact else dump
