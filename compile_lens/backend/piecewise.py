@@ -17,6 +17,7 @@ import contextlib
 import itertools
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -24,12 +25,19 @@ import torch
 from compile_lens import _events, _session
 from compile_lens._fx import describe_nodes, describe_value, readable_code
 from compile_lens.backend import keys
-from compile_lens.backend.artifact_cache import ArtifactCache
+from compile_lens.backend.artifact_cache import ArtifactCache, ArtifactFileError
 from compile_lens.backend.graph_memory import GraphContext
 from compile_lens.backend.graph_plan import GraphPlan, plan_graph, wrap_piece
 from compile_lens.backend.runner import PieceRunner, concrete_args, first_symbolic_index
 from compile_lens.backend.split import SplitItem, as_tuple_returning, returns_tuple, split_graph
-from compile_lens.model.events import CACHE_HIT, COMPILED, DEDUPLICATED, GENERAL_SIZE, LOADED
+from compile_lens.model.events import (
+    CACHE_HIT,
+    COMPILED,
+    DEDUPLICATED,
+    FAILED,
+    GENERAL_SIZE,
+    LOADED,
+)
 
 _GRAPH_COUNTER = itertools.count()
 DEFAULT_SPLITTING_OPS: tuple[Any, ...] = (torch.nn.functional.scaled_dot_product_attention,)
@@ -123,51 +131,89 @@ class PiecewiseBackend:
         self, graph_key: str, item: SplitItem, gm: torch.fx.GraphModule, args: list[Any],
         size: str, dynamic_shapes: str,
     ) -> Any:
+        """One piece at one size: key, then reuse, load or compile; always closes its scope.
+
+        ``piece_end`` goes out in ``finally``: a compile that raises still closes the piece scope
+        the recorder opened at ``piece_start`` (``outcome="failed"``), so the events after it are
+        not filed under the failed piece; the exception propagates unchanged.
+        """
         where = {"graph_key": graph_key, "submod": item.submod, "size": size}
         _events.emit("piece_start", where)
         start = time.perf_counter()
+        result = _PieceResult()
+        try:
+            runnable = self._resolve(item, gm, args, dynamic_shapes, result, start)
+            result.finished = True
+        except BaseException as exc:
+            result.outcome = FAILED
+            first_line = (str(exc).strip().splitlines() or [""])[0][:300]
+            result.notes.append(f"the piece compile raised {type(exc).__name__}: {first_line}")
+            raise
+        finally:
+            self._report(where, result, time.perf_counter() - start)
+        return runnable
+
+    def _resolve(self, item: SplitItem, gm: torch.fx.GraphModule, args: list[Any],
+                 dynamic_shapes: str, result: _PieceResult, start: float) -> Any:
+        """The runnable for this piece and size: deduplicated, loaded, or compiled (and stored)."""
         options = _session.current()
         cross_check = bool(options and options.cross_check)
-        key, key_lines, note = self._standalone_key(gm, args, dynamic_shapes)
-        key_seconds = time.perf_counter() - start
+        key, result.key_lines, note = self._standalone_key(gm, args, dynamic_shapes)
+        result.key, result.key_seconds = key, time.perf_counter() - start
+        result.notes.append(note)
         if key is not None:
-            self.key_seconds.append(key_seconds)
-        runnable, outcome, dedup_of, path = None, COMPILED, None, None
-        legacy = keys.LegacyCapture()
+            self.key_seconds.append(result.key_seconds)
+        runnable = None
         if key is not None and not cross_check:
             if self.dedup and key in self._by_key:
-                runnable, dedup_of = self._by_key[key]
-                outcome = DEDUPLICATED
-            elif self.cache is not None and (runnable := self.cache.load(key)) is not None:
-                outcome, path = LOADED, str(self.cache.path_for(key))
+                runnable, result.dedup_of = self._by_key[key]
+                result.outcome = DEDUPLICATED
+            elif self.cache is not None:
+                found = self.cache.load(key)
+                runnable = found.artifact
+                if runnable is not None:
+                    result.outcome, result.path = LOADED, str(self.cache.path_for(key))
+                elif found.note:
+                    result.notes.append(found.note)
+                    _events.emit("note", {"message": found.note})
         if runnable is None:
             hits_before = _aot_cache_hits()
-            with keys.capture_legacy_key() as legacy:
+            with keys.capture_legacy_key() as result.legacy:
                 runnable = self._compile_artifact(gm, args, dynamic_shapes)
-            outcome = CACHE_HIT if _aot_cache_hits() > hits_before else COMPILED
+            result.outcome = CACHE_HIT if _aot_cache_hits() > hits_before else COMPILED
             if key is not None and self.cache is not None and not cross_check:
-                path, store_note = self._store(key, runnable)
-                note = "; ".join(n for n in (note, store_note) if n)
+                result.path, store_note = self._store(key, runnable)
+                result.notes.append(store_note)
         if key is not None and key not in self._by_key:
             self._by_key[key] = (runnable, item.submod)
-        seconds = time.perf_counter() - start
-        _events.emit("piece_end", {
-            **where, "outcome": outcome, "standalone_key": key, "legacy_key": legacy.key,
-            "dedup_of": dedup_of, "seconds": seconds, "key_seconds": key_seconds,
-            "artifact_path": path, "note": note,
-        })
-        for k, lines in ((key, key_lines), (legacy.key, legacy.lines)):
-            if k and lines:
-                _events.emit("key_lines", lambda k=k, lines=lines: {"key": k, "lines": lines})
         return runnable
+
+    def _report(self, where: dict[str, Any], result: _PieceResult, seconds: float) -> None:
+        """Emit ``piece_end`` and the factor lines of both keys (the failed path never raises)."""
+        try:
+            _events.emit("piece_end", {
+                **where, "outcome": result.outcome, "standalone_key": result.key,
+                "legacy_key": result.legacy.key, "dedup_of": result.dedup_of,
+                "seconds": seconds, "key_seconds": result.key_seconds,
+                "artifact_path": result.path, "note": "; ".join(n for n in result.notes if n),
+            })
+            for k, lines in ((result.key, result.key_lines),
+                             (result.legacy.key, result.legacy.lines)):
+                if k and lines:
+                    _events.emit("key_lines", lambda k=k, lines=lines: {"key": k, "lines": lines})
+        except Exception:
+            if result.finished:
+                raise
+            # never mask the compile's own exception with the report's
 
     def _store(self, key: str, runnable: Any) -> tuple[str | None, str]:
         """Save to the artifact cache; a save that fails (e.g. with Inductor's caches disabled,
         ``CompiledArtifact`` has nothing to save) costs the warm start, never the compile."""
-        assert self.cache is not None
+        if self.cache is None:
+            return None, ""
         try:
             return str(self.cache.store(key, runnable)), ""
-        except (RuntimeError, OSError) as exc:
+        except (RuntimeError, OSError, ArtifactFileError) as exc:
             return None, f"artifact not saved ({type(exc).__name__}: {exc})"
 
     def _standalone_key(
@@ -194,6 +240,21 @@ class PiecewiseBackend:
         """The real Inductor compile of one piece (subclasses may add context, tests do)."""
         with torch._inductor.config.patch(self.inductor_config):
             return torch._inductor.standalone_compile(gm, args, dynamic_shapes=dynamic_shapes)
+
+
+@dataclass
+class _PieceResult:
+    """What one piece compile found out so far (reported in ``finally``, also on failure)."""
+
+    outcome: str = COMPILED
+    key: str | None = None
+    key_lines: list[str] = field(default_factory=list)
+    key_seconds: float = 0.0
+    legacy: keys.LegacyCapture = field(default_factory=keys.LegacyCapture)
+    dedup_of: str | None = None
+    path: str | None = None
+    notes: list[str] = field(default_factory=list)
+    finished: bool = False
 
 
 class _PieceInterpreter(torch.fx.Interpreter):
