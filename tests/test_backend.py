@@ -10,6 +10,7 @@ import textwrap
 import pytest
 import torch
 
+from compile_lens.backend.piecewise import PiecewiseBackend
 from compile_lens.backend.split import split_graph
 from compile_lens.model import DEDUPLICATED, LOADED
 
@@ -114,3 +115,35 @@ def test_inductor_caches_disabled_compiles_and_notes_the_unsaved_artifact(tmp_pa
     compiled = [c for c in t.record.compiles if c.outcome == "compiled"]
     assert compiled and all("artifact not saved" in c.note for c in compiled)
     assert not list((tmp_path / "art").glob("*.bin"))
+
+
+class _FailingBackend(PiecewiseBackend):
+    """The embedded backend with a piece compile that raises (as a lowering error would)."""
+
+    def _compile_artifact(self, gm, args, dynamic_shapes):
+        msg = "lowering failed: no kernel for this op"
+        raise RuntimeError(msg)
+
+
+def test_a_failed_piece_compile_closes_its_scope_and_is_counted(tmp_path):
+    """A raising piece compile emits ``piece_end(outcome=failed)``: the plain compile after it
+    keeps its own key instead of being filed under the failed piece (issue 13)."""
+    from _runs import inductor_cache
+
+    import compile_lens
+    from compile_lens.model import FAILED, WHOLE_GRAPH
+
+    backend = _FailingBackend(splitting_ops=[torch.relu], use_artifact_cache=False)
+    x = torch.randn(8)
+    with inductor_cache(tmp_path / "inductor"), compile_lens.trace(strict=True) as t:
+        with pytest.raises(Exception, match="lowering failed"):
+            torch.compile(lambda v: torch.cos(torch.relu(torch.sin(v))), backend=backend)(x)
+        out = torch.compile(lambda v: torch.tanh(v) * 3)(x)
+    torch.testing.assert_close(out, torch.tanh(x) * 3)
+    (failed,) = [c for c in t.record.compiles if c.submod != WHOLE_GRAPH]
+    assert failed.outcome == FAILED and "lowering failed" in failed.note
+    assert failed.standalone_key, "what was known before the failure is kept"
+    (plain,) = [c for c in t.record.compiles if c.submod == WHOLE_GRAPH]
+    assert plain.legacy_key and plain.graph_id != failed.graph_id
+    summary = t.summary()
+    assert summary.outcomes[FAILED] == 1 and "1 failed" in str(summary)

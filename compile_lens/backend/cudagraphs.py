@@ -16,6 +16,11 @@ piecewise mode (docs/design/vllm-hooks.md §5):
 
 Recording costs nothing per step: each capture emits ``compile_lens_capture`` (seconds, memory);
 replays are an integer increment, reported as ``compile_lens_replays`` by ``report_replays()``.
+
+A piece belongs to the ``trace()`` block that compiled it (``_session.current()`` when it was
+built; ``None`` when compiled untraced): its captures and replays are reported to that block only.
+A later block that runs the same compiled model never sees them as graphs of its own (it did not
+compile them, so it has no record of those graphs), and every block's replay counts are its own.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from typing import Any
 
 import torch
 
-from compile_lens import _events
+from compile_lens import _events, _session
 from compile_lens.backend.graph_memory import (
     LAST_SEQ,
     Buffer,
@@ -41,6 +46,7 @@ from compile_lens.backend.graph_memory import (
 from compile_lens.backend.padding import SYM, TENSOR, SizeSpec, evaluate, narrow_to, shape_at
 
 _LIVE: weakref.WeakSet[CudaGraphPiece] = weakref.WeakSet()
+_ACTIVE: Any = object()  # report_replays' default: the active trace() block
 STATIC_PIECE_SIZE = 0  # the size label of a piece without a dynamic dimension (one capture)
 
 
@@ -49,13 +55,18 @@ def capture_seq() -> int:
     return LAST_SEQ[0]
 
 
-def report_replays(since: int = 0) -> int:
+def report_replays(since: int = 0, session: Any = _ACTIVE) -> int:
     """Emit ``compile_lens_replays`` (one per graph) for graphs captured after ``since``.
 
-    Counts are totals since each capture. Returns the number of events emitted.
+    Only pieces compiled in ``session`` count (default: the active ``trace()`` block; ``None``:
+    pieces compiled untraced), so counts are totals since each capture, all inside that block.
+    Returns the number of events emitted.
     """
+    owner = _session.current() if session is _ACTIVE else session
     by_graph: dict[str, dict[str, int]] = {}
     for piece in list(_LIVE):
+        if piece.session is not owner:
+            continue
         for size, entry in piece.entries.items():
             if entry.seq > since:
                 by_graph.setdefault(piece.graph_key, {})[f"{piece.submod}|{size}"] = entry.replays
@@ -97,6 +108,7 @@ class CudaGraphPiece:
         self.address_misses = 0
         self._locate = spec.locate
         self._single = spec.single_output
+        self.session = _session.current()  # the trace() block that compiled it (None: untraced)
         _LIVE.add(self)
 
     def __call__(self, *args: Any) -> Any:
@@ -144,8 +156,12 @@ class CudaGraphPiece:
         self.plans[n] = self._plan(entry, n)
         return self(*args)
 
+    def _reported(self) -> bool:
+        """Whether events of this piece go to the active block (the one that compiled it)."""
+        return self.session is _session.current()
+
     def _address_miss(self, args: tuple[Any, ...]) -> Any:
-        if not self.address_misses:
+        if not self.address_misses and self._reported():
             _events.emit("note", {"message": (
                 f"{self.graph_key} {self.submod}: a parameter or buffer moved since its CUDA graph "
                 "was captured; that call ran without the graph")})
@@ -248,5 +264,6 @@ class CudaGraphPiece:
             "artifact": "exact" if size in getattr(self.piece, "sized", {}) else "general",
             "first_tokens": n, **stats,
         }
-        _events.emit("capture", body)
+        if self._reported():
+            _events.emit("capture", body)
         return entry

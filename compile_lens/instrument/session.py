@@ -1,9 +1,11 @@
 """``compile_lens.trace()``: install the observers, record, restore everything, build the trace.
 
-Order of work: install hooks (each undone in ``finally``, in reverse) → run the user's block →
-restore → parse the recorded events into a ``TraceRecord`` (also after an exception in the
-block, so a failed compile still leaves a partial trace). Every step of our own is timed and
-reported as the tracer's overhead.
+Order of work: claim the process's one session and install every observer, atomically
+(``_session.claim``; each undo goes on one ``ExitStack``) → run the user's block → restore →
+parse the recorded events into a ``TraceRecord`` (also after an exception in the block, so a
+failed compile still leaves a partial trace) → release. A refused or failed entry (a nested or
+concurrent block; a strict install failure) unwinds the same stack and leaves nothing behind.
+Every step of our own is timed and reported as the tracer's overhead.
 """
 
 from __future__ import annotations
@@ -16,13 +18,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from compile_lens import _session
 from compile_lens.api import Trace
-from compile_lens.errors import CompileLensError
 from compile_lens.instrument import autotune, hooks, plain_keys, runinfo
 from compile_lens.instrument.issues import IssueLog
 from compile_lens.instrument.structured_log import StructuredTraceHandler
@@ -50,6 +52,48 @@ class _ProgressSink(ListSink):
             self.progress.update(self.done, 0, current, time.time() - self.t0)
 
 
+@dataclass
+class _Recording:
+    """All state of one ``trace()`` block, in one place; nothing in it outlives the block except
+    the ``Trace`` it fills (no module globals: the next block starts from nothing)."""
+
+    options: _session.SessionOptions
+    progress: bool | str
+    want_factors: bool
+    want_bytecode: bool
+    t0: float = field(default_factory=time.time)
+    started: float = field(default_factory=time.perf_counter)
+    issues: IssueLog = field(init=False)
+    overhead: dict[str, float] = field(default_factory=dict)
+    result: Trace = field(default_factory=Trace)
+    sink: ListSink = field(default_factory=ListSink)
+    handler: StructuredTraceHandler | None = None
+    code_objects: list[tuple[str, Any]] = field(default_factory=list)
+    session_dir: str = ""
+    counters_before: dict[str, int] = field(default_factory=dict)
+    entered: bool = False
+
+    def __post_init__(self) -> None:
+        self.issues = IssueLog(self.options.strict)
+
+    def undo(self, hook: str, step: Callable[[], None]) -> None:
+        """Run one undo step, timed as restore; a failure is an issue (raises when strict)."""
+        with _timed(self.overhead, "restore"), self.issues.guard(hook):
+            step()
+
+    def finish(self) -> None:
+        """Parse what was recorded into the ``Trace`` (after every observer is restored)."""
+        if not self.entered:
+            return  # the install failed: there is no block to report on
+        self.overhead["event_capture"] = self.handler.seconds if self.handler else 0.0
+        wall = time.perf_counter() - self.started
+        options = {"cross_check": self.options.cross_check, "strict": self.options.strict}
+        record = _build(self.t0, wall, self.sink.events, self.session_dir, self.code_objects,
+                        self.counters_before, options, self.overhead, self.issues,
+                        self.want_factors)
+        self.result._set_record(record)
+
+
 @contextlib.contextmanager
 def trace(
     *,
@@ -61,6 +105,9 @@ def trace(
 ) -> Iterator[Trace]:
     """Record every compile inside the block into the yielded ``Trace`` (filled on exit).
 
+    One block at a time per process: a nested block, or one entered from another thread while a
+    block is active, raises ``CompileLensError`` and changes nothing.
+
     Args:
         cross_check: compile every piece through the legacy path and compare both keys.
         strict: raise ``InstrumentationError`` when a hook fails (tests); default: record + warn.
@@ -68,93 +115,65 @@ def trace(
         factors: dump the cache-key factors of the process at the end (``compile_lens.factors``).
         bytecode: keep Dynamo's transformed bytecode and decompile it with depyf (if installed).
     """
-    if _session.current() is not None:
-        msg = "compile_lens.trace() blocks cannot be nested; end the outer block first"
-        raise CompileLensError(msg)
-    t0, started = time.time(), time.perf_counter()
-    issues = IssueLog(strict)
-    overhead: dict[str, float] = {}
-    result = Trace()
-    progress_view = _make_progress(progress, issues)
-    sink = _ProgressSink(progress_view, t0) if progress_view else ListSink()
-    handler = StructuredTraceHandler(sink)
-    code_objects: list[tuple[str, Any]] = []
-    session_dir = tempfile.mkdtemp(prefix="compile_lens_session_")
-    undo: list[Callable[[], None]] = []
-    counters_before = _counters()
-    options = {"cross_check": cross_check, "strict": strict}
-    with _timed(overhead, "install"):
-        _install(undo, issues, handler, code_objects if bytecode else None, session_dir,
-                 cross_check)
-    previous = _session.activate(_session.SessionOptions(cross_check=cross_check, strict=strict))
-    replays_since = _capture_seq()
-    try:
-        yield result
-    finally:
-        _session.activate(previous)
-        # Before restoring: the replay counts travel on the stream the handler still listens to.
-        with _timed(overhead, "cudagraph_replays"), issues.guard("cudagraph_replays"):
-            _report_replays(replays_since)
-        with _timed(overhead, "restore"):
-            for step in reversed(undo):
-                with issues.guard("restore"):
-                    step()
-        if progress_view is not None:
-            with issues.guard("progress"):
-                progress_view.close()
-        overhead["event_capture"] = handler.seconds
-        wall = time.perf_counter() - started
-        record = _build(t0, wall, sink.events, session_dir, code_objects, counters_before,
-                        options, overhead, issues, factors)
-        shutil.rmtree(session_dir, ignore_errors=True)
-        result._set_record(record)
+    rec = _Recording(_session.SessionOptions(cross_check=cross_check, strict=strict),
+                     progress=progress, want_factors=factors, want_bytecode=bytecode)
+    # One stack holds everything the block changes, in the order it is undone: deactivate,
+    # restore every observer, close the progress line, build the trace, remove the session
+    # directory, release the session. A refused or failed entry unwinds the same stack.
+    with contextlib.ExitStack() as stack:
+        with _timed(rec.overhead, "install"):
+            _session.claim(stack, rec.options, lambda: _install(stack, rec))
+        rec.entered = True
+        try:
+            yield rec.result
+        finally:
+            # Before restoring: the replay counts travel on the stream the handler still hears.
+            with _timed(rec.overhead, "cudagraph_replays"), rec.issues.guard("cudagraph_replays"):
+                _report_replays(rec.options)
 
 
-def _install(undo: list[Callable[[], None]], issues: IssueLog, handler: StructuredTraceHandler,
-             code_objects: list[tuple[str, Any]] | None, session_dir: str,
-             cross_check: bool) -> None:
-    """Install every observer; each failure is an issue (or raises when strict)."""
-    undo.append(_set_env(SESSION_DIR_ENV, session_dir))
+def _install(stack: contextlib.ExitStack, rec: _Recording) -> None:
+    """Install every observer, each undo pushed onto ``stack``; a failure is an issue (raises
+    when strict, and ``stack`` then undoes what is already in place)."""
+    rec.session_dir = tempfile.mkdtemp(prefix="compile_lens_session_")
+    stack.callback(shutil.rmtree, rec.session_dir, ignore_errors=True)
+    stack.callback(rec.finish)
+    progress_view = _make_progress(rec.progress, rec.issues)
+    if progress_view is not None:
+        rec.sink = _ProgressSink(progress_view, rec.t0)
+        stack.callback(rec.undo, "progress", progress_view.close)
+    rec.handler = handler = StructuredTraceHandler(rec.sink)
+    rec.counters_before = _counters()
+    stack.callback(rec.undo, "restore", _set_env(SESSION_DIR_ENV, rec.session_dir))
     # Child processes (vLLM's EngineCore, workers) read the session's options from here.
-    Path(session_dir, "session.json").write_text(
-        json.dumps({"strict": issues.strict, "cross_check": cross_check}), encoding="utf-8")
+    Path(rec.session_dir, "session.json").write_text(json.dumps(
+        {"strict": rec.options.strict, "cross_check": rec.options.cross_check}), encoding="utf-8")
+    issues = rec.issues
     steps: list[tuple[str, Callable[[], Callable[[], None]]]] = [
         ("structured_trace", lambda: hooks.install_trace_handler(handler)),
         ("aot_factor_lines", hooks.enable_aot_factor_lines),
         ("autotune", lambda: autotune.install(issues.record)),
     ]
-    if code_objects is not None:
-        steps.append(("bytecode_hook", lambda: hooks.install_bytecode_hook(code_objects)))
-    if cross_check:
+    if rec.want_bytecode:
+        steps.append(("bytecode_hook", lambda: hooks.install_bytecode_hook(rec.code_objects)))
+    if rec.options.cross_check:
         steps.append(("plain_key", lambda: plain_keys.install(issues.record)))
     if _vllm_loaded():
         steps.append(("vllm", lambda: _vllm_install(issues.strict)))
     for name, install in steps:
         try:
-            undo.append(install())
+            undo = install()
         except Exception as exc:
-            # Undo what is already installed before a strict failure propagates.
-            if issues.strict:
-                for step in reversed(undo):
-                    step()
-                undo.clear()
-            issues.record(name, exc)
+            issues.record(name, exc)  # raises when strict
+            continue
+        stack.callback(rec.undo, "restore", undo)
 
 
-_CUDAGRAPHS = "compile_lens.backend.cudagraphs"
-
-
-def _capture_seq() -> int:
-    """Where the CUDA-graph capture count stands (0 when nothing was ever captured)."""
-    module = sys.modules.get(_CUDAGRAPHS)
-    return module.capture_seq() if module is not None else 0
-
-
-def _report_replays(since: int) -> None:
-    """Emit the replay counts of the graphs captured inside the block (nothing without graphs)."""
-    module = sys.modules.get(_CUDAGRAPHS)
+def _report_replays(session: _session.SessionOptions) -> None:
+    """Emit the replay counts of the CUDA graphs this block compiled (nothing without graphs)."""
+    module = sys.modules.get("compile_lens.backend.cudagraphs")
     if module is not None:
-        module.report_replays(since=since)
+        module.report_replays(session=session)
 
 
 def _vllm_loaded() -> bool:
@@ -258,6 +277,7 @@ def _build(t0: float, wall: float, events: list[RawEvent], session_dir: str,
         captures=parts.captures, spans=parts.spans, factors=factor_dump,
         key_lines=parts.key_lines, counters=counters, artifacts=vllm.artifacts,
         issues=[*issues.issues(), *vllm.issues], processes=processes,
+        frame_compiles=parts.frame_compiles, cache_decisions=parts.cache_decisions,
     )
 
 
