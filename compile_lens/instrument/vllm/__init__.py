@@ -38,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -64,6 +65,16 @@ HOOKS: tuple[tuple[str, Callable[[Any], Any], bool], ...] = (
     ("vllm.compilation.cuda_graph:CUDAGraphWrapper.__call__", runtime.wrap_static_graph_call, False),
 )
 """``(target, wrapper factory, required)``; a missing optional target is noted, not an error."""
+
+_V2 = "vllm.v1.worker.gpu.cudagraph_utils"
+WORKER_HOOKS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
+    (f"{_V2}:CudaGraphManager.capture", runtime.wrap_manager_capture),
+    (f"{_V2}:CudaGraphManager.run_fullgraph", runtime.wrap_run_fullgraph),
+)
+"""Hooks in modules only the model-running process imports (vLLM's V2 model runner captures its
+FULL graphs itself). Resolving them at ``install`` would import worker modules into the user's
+process, so they go in once a piece compiles or loads there (``install_worker_hooks``): by then
+the model runner is imported, and its capture phase has not begun. Absent modules are skipped."""
 
 _INSTALL: dict[str, Any] = {"depth": 0, "pid": None}
 
@@ -139,6 +150,27 @@ def install(strict: bool) -> Callable[[], None]:
     return _release
 
 
+def install_worker_hooks() -> None:
+    """Add ``WORKER_HOOKS`` whose modules this process has imported (once per install)."""
+    stack = _INSTALL.get("stack")
+    if stack is None or _INSTALL.get("worker_hooks"):
+        return
+    _INSTALL["worker_hooks"] = True
+    patches = [Patch(target, make, why="observe the V2 model runner's CUDA graphs")
+               for target, make in WORKER_HOOKS
+               if target.partition(":")[0] in sys.modules and _resolvable(target)]
+    if patches:
+        stack.enter_context(patched(*patches))
+
+
+def _resolvable(target: str) -> bool:
+    try:
+        resolve(target)
+    except Exception:
+        return False
+    return True
+
+
 def _release() -> None:
     """Undo one ``install``; the last one reports final counters/replays and restores vLLM."""
     if _INSTALL["depth"] <= 0:
@@ -147,6 +179,7 @@ def _release() -> None:
     if _INSTALL["depth"]:
         return
     stack = _INSTALL.pop("stack", None)
+    _INSTALL.pop("worker_hooks", None)
     try:
         _state.GUARD.run("vllm.finish", runtime.report_replays)
         _state.GUARD.run("vllm.finish", files.report_counters)

@@ -34,6 +34,7 @@ def wrap_piecewise_init(original: Any) -> Any:
 
     @functools.wraps(original)
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        GUARD.run("vllm.worker_hooks", _worker_hooks)
         owner = GUARD.run("vllm.piecewise_backend", _owner, signature, self, args, kwargs)
         token = _state.OWNER.set(owner)
         try:
@@ -44,6 +45,12 @@ def wrap_piecewise_init(original: Any) -> Any:
             GUARD.run("vllm.warm_start", warm.report_loaded_backend, self, owner)
 
     return __init__
+
+
+def _worker_hooks() -> None:
+    from compile_lens.instrument import vllm
+
+    vllm.install_worker_hooks()
 
 
 def _owner(signature: inspect.Signature, backend: Any, args: tuple[Any, ...],

@@ -17,6 +17,7 @@ Stage 1 (instrument).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import time
@@ -226,7 +227,10 @@ _CONFIG_SEEN: set[int] = set()
 
 def _report_config(wrapper: Any) -> None:
     """vLLM's CUDA-graph settings, once per process: mode and capture sizes."""
-    config = wrapper.__dict__.get("compilation_config")
+    _report_config_of(wrapper.__dict__.get("compilation_config"))
+
+
+def _report_config_of(config: Any) -> None:
     if config is None or id(config) in _CONFIG_SEEN:
         return
     _CONFIG_SEEN.add(id(config))
@@ -234,6 +238,100 @@ def _report_config(wrapper: Any) -> None:
     sizes = getattr(config, "cudagraph_capture_sizes", None) or []
     emit("vllm_cudagraphs", {"cudagraph_mode": str(getattr(mode, "name", mode)),
                              "capture_sizes": [int(x) for x in sizes]})
+
+
+def wrap_manager_capture(original: Any) -> Any:
+    """Class-level wrapper of the V2 model runner's ``CudaGraphManager.capture``.
+
+    The V2 runner captures its FULL graphs with ``torch.cuda.graph`` itself and keeps them in
+    ``self.graphs`` (descriptor → graph); PIECEWISE graphs are captured inside the same call by
+    the pieces' static graph wrappers (observed there). While the call runs, ``torch.cuda.graph``'s
+    enter and exit are timed (outside the capture itself); when it returns, every new descriptor
+    in ``self.graphs`` becomes one FULL capture, with the time and pool growth of its graph.
+    """
+
+    @functools.wraps(original)
+    def capture(self: Any, *args: Any, **kwargs: Any) -> Any:
+        before = set(getattr(self, "graphs", {}) or {})
+        timings: dict[int, tuple[float, int, int]] = {}
+        scope = GUARD.run("vllm.cudagraph", _timing_graph_contexts, timings)
+        try:
+            with scope if scope is not None else contextlib.nullcontext():
+                return original(self, *args, **kwargs)
+        finally:
+            GUARD.run("vllm.cudagraph", _report_manager_captures, self, before, timings)
+
+    return capture
+
+
+def _timing_graph_contexts(timings: dict[int, tuple[float, int, int]]) -> Any:
+    """Time each ``torch.cuda.graph`` block, keyed by the id of the graph it captures into."""
+    from compile_lens.instrument._patching import Patch, patched
+
+    starts: dict[int, tuple[float, int, int]] = {}
+
+    def make_enter(original: Any) -> Any:
+        def __enter__(self: Any) -> Any:
+            starts[id(self)] = (time.perf_counter(), *_memory())
+            return original(self)
+
+        return __enter__
+
+    def make_exit(original: Any) -> Any:
+        def __exit__(self: Any, *exc: Any) -> Any:
+            result = original(self, *exc)
+            start = starts.pop(id(self), None)
+            graph = getattr(self, "cuda_graph", None)
+            if start is not None and graph is not None:
+                allocated, reserved = _memory()
+                timings[id(graph)] = (time.perf_counter() - start[0], allocated - start[1],
+                                      reserved - start[2])
+            return result
+
+        return __exit__
+
+    why = "time the V2 model runner's FULL captures (only during its capture phase)"
+    return patched(Patch("torch.cuda.graphs:graph.__enter__", make_enter, why=why),
+                   Patch("torch.cuda.graphs:graph.__exit__", make_exit, why=why))
+
+
+def _report_manager_captures(manager: Any, before: set[Any],
+                             timings: dict[int, tuple[float, int, int]]) -> None:
+    model = _state.model_graph()
+    if model is None:
+        return
+    for desc, graph in list((getattr(manager, "graphs", {}) or {}).items()):
+        if desc in before:
+            continue
+        seconds, allocated, reserved = timings.get(id(graph), (0.0, 0, 0))
+        mode = getattr(getattr(desc, "cg_mode", None), "name", "FULL")
+        reqs = getattr(desc, "num_reqs", None)
+        emit("capture", {"graph_key": model.graph_key, "submod": WHOLE_MODEL,
+                         "size": int(getattr(desc, "num_tokens", 0) or 0), "mode": mode,
+                         "uniform": getattr(desc, "uniform_token_count", None) is not None,
+                         "num_reqs": int(reqs) if isinstance(reqs, int) else None,
+                         "seconds": seconds, "memory_bytes": max(reserved, 0),
+                         "allocated_bytes": allocated})
+    _report_config_of(getattr(manager, "compilation_config", None))
+
+
+def wrap_run_fullgraph(original: Any) -> Any:
+    """Class-level wrapper of ``CudaGraphManager.run_fullgraph``: one counter per replay."""
+
+    @functools.wraps(original)
+    def run_fullgraph(self: Any, desc: Any, *args: Any, **kwargs: Any) -> Any:
+        GUARD.run("vllm.cudagraph", _count_full_replay, desc)
+        return original(self, desc, *args, **kwargs)
+
+    return run_fullgraph
+
+
+def _count_full_replay(desc: Any) -> None:
+    model = _state.model_graph()
+    if model is not None:
+        _REPLAYS[(model.graph_key, WHOLE_MODEL, int(getattr(desc, "num_tokens", 0) or 0),
+                  str(getattr(getattr(desc, "cg_mode", None), "name", "FULL")),
+                  getattr(desc, "uniform_token_count", None) is not None)] += 1
 
 
 def report_replays() -> None:
