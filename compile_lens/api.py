@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from compile_lens.model import TraceRecord, read_trace, trace_to_json
+from compile_lens.model import TraceRecord, trace_to_json
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -94,6 +94,27 @@ class Trace:
 
         return summarize(self._record)
 
+    @property
+    def ranks(self) -> list[int]:
+        """The ranks of a multi-rank trace (a directory of per-rank TORCH_TRACE logs); ``[]`` else."""
+        from compile_lens.analysis.ranks import ranks
+
+        return ranks(self._record)
+
+    def rank(self, rank: int) -> Trace:
+        """The part of the trace one rank recorded (graph ids as in a single-rank trace), e.g. to
+        ``compile_lens.diff(t.rank(0), t.rank(1))``."""
+        from compile_lens.analysis.ranks import rank_record
+
+        return Trace(rank_record(self._record, rank))
+
+    def divergence(self) -> Any:
+        """Ranks grouped by compile ids, graphs, cache hit/miss sequence and piece keys; an aspect
+        with more than one group is a divergence (``.diverged``, ``str()``)."""
+        from compile_lens.analysis.ranks import divergence
+
+        return divergence(self._record)
+
     def cross_check(self) -> Any:
         """Legacy vs standalone key per piece compile, with the differing factor lines."""
         from compile_lens.analysis.cross_check import cross_check
@@ -139,5 +160,13 @@ class Trace:
 
 
 def load(path: str | Path) -> Trace:
-    """Load a trace saved with ``Trace.save``; bad files raise ``TraceFormatError``."""
-    return Trace(read_trace(path))
+    """Open any run: a trace saved with ``Trace.save``, a TORCH_TRACE log (plain or gzip) or a
+    directory of them (one per rank or process), told apart by content.
+
+    A log with corrupt, cut or unreadable records still opens: what was skipped is in
+    ``trace.record.run.notes`` (file and line). A path that is none of these, or a directory
+    without a log, raises ``TraceFormatError``.
+    """
+    from compile_lens.record.open import read_any
+
+    return Trace(read_any(path))

@@ -52,7 +52,29 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_diff(args: argparse.Namespace) -> int:
     from compile_lens.views.diff import cli_diff
 
-    return cli_diff(args.a, args.b, args.html, redact=not args.show_secrets)
+    a, b = _diff_side(args.a, args.rank_a), _diff_side(args.b, args.rank_b)
+    return cli_diff(a, b, args.html, redact=not args.show_secrets)  # type: ignore[arg-type]
+
+
+def _diff_side(path: str, rank: int | None) -> object:
+    """A TORCH_TRACE log or log directory opens as a ``Trace`` (one rank of it with ``rank``);
+    any other path (trace, factor dump, vLLM cache directory) goes to the diff as it is."""
+    from compile_lens.record.importer import log_files
+
+    p = Path(path)
+    is_log = p.exists() and bool(log_files(p)[0]) if p.is_dir() else _is_log(p)
+    if not is_log and rank is None:
+        return path
+    from compile_lens.api import load
+
+    trace = load(path)
+    return trace.rank(rank) if rank is not None else trace
+
+
+def _is_log(path: Path) -> bool:
+    from compile_lens.record.torch_trace import looks_like_log
+
+    return path.is_file() and looks_like_log(path)
 
 
 def _cmd_factors(args: argparse.Namespace) -> int:
@@ -80,11 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--cold", action="store_true",
                       help="use fresh, temporary Inductor and artifact caches (a true cold compile)")
     demo.set_defaults(func=_cmd_demo)
-    summary = sub.add_parser("summary", help="print the headline numbers of a saved trace")
+    summary = sub.add_parser("summary", help="print the headline numbers of a saved trace, a "
+                             "TORCH_TRACE log or a directory of them")
     summary.add_argument("trace")
     summary.add_argument("--cross-check", action="store_true", help="also print the key cross-check")
     summary.set_defaults(func=_cmd_summary)
-    report = sub.add_parser("report", help="write the one-file HTML report of a saved trace")
+    report = sub.add_parser("report", help="write the one-file HTML report of a saved trace, a "
+                            "TORCH_TRACE log or a directory of them")
     report.add_argument("trace")
     report.add_argument("-o", "--output", default="report.html")
     report.add_argument("--strict", action="store_true",
@@ -94,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("a")
     diff.add_argument("b")
     diff.add_argument("--html", default=None, help="also write the diff as HTML")
+    diff.add_argument("--rank-a", type=int, default=None,
+                      help="compare only this rank of A (a directory of per-rank TORCH_TRACE logs)")
+    diff.add_argument("--rank-b", type=int, default=None, help="compare only this rank of B")
     diff.add_argument("--show-secrets", action="store_true",
                       help="do not redact secret-looking env values (tokens, keys, passwords)")
     diff.set_defaults(func=_cmd_diff)

@@ -20,7 +20,7 @@ TORCH_KNOWN_UNUSED = (
     "compilation_metrics_runtime", "link", "symbolic_shape_specialization",
     "propagate_real_tensors_provenance", "create_unbacked_symbol", "expression_created",
     "missing_fake_kernel", "mismatched_fake_kernel", "describe_storage", "describe_tensor",
-    "describe_source", "dump_file", "exported_program",
+    "describe_source", "dump_file", "exported_program", "create_symbol",
     *(f"artifact:{name}" for name in (
         "before_pre_grad_graph", "after_pre_grad_graph", "before_post_grad_graph",
         "after_post_grad_graph", "before_recompile_pre_grad", "after_recompile_pre_grad",
@@ -30,7 +30,10 @@ TORCH_KNOWN_UNUSED = (
         "inductor_graph_execution", "inductor_post_to_pre_grad_nodes",
         "inductor_provenance_tracking_kernel_stack_traces",
         "inductor_provenance_tracking_node_mappings", "inductor_runtime_and_tensor_meta",
-        "inductor_triton_kernel_to_post_grad_nodes")),
+        "inductor_triton_kernel_to_post_grad_nodes", "before_joint_graph", "after_joint_graph",
+        "inductor_post_grad_graph", "runtime_wrapper_orchestration", "backward_prologue",
+        "backward_epilogue", "compiled_fn_wrapper", "compiled_function_forward",
+        "compiled_function_backward", "inductor_autotune_at_compile_time_code")),
 )
 """What torch (2.5 … 2.13) writes that no rule reads yet; listed so ``unknown`` means new."""
 

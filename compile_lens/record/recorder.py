@@ -18,7 +18,6 @@ from compile_lens._events import PREFIX
 from compile_lens.model import (
     CACHE_HIT,
     COMPILED,
-    FAILED,
     GENERAL_SIZE,
     WHOLE_GRAPH,
     CudaGraphCapture,
@@ -31,6 +30,7 @@ from compile_lens.model import (
     Span,
 )
 from compile_lens.model.causes import CacheDecision, FrameCompile
+from compile_lens.model.events import FAILED
 from compile_lens.model.serialize import from_dict
 from compile_lens.record import (
     causes,

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from compile_lens.errors import CompileLensError
-from compile_lens.model import TraceRecord, read_trace
+from compile_lens.model import TraceRecord
+from compile_lens.record.open import read_any
 from compile_lens.views import plots, sections
 from compile_lens.views._assets import plotly_js
 from compile_lens.views._html import code_block, esc, fold, hint
@@ -150,7 +151,7 @@ def cli_report(trace_path: str | Path, out_path: str | Path, strict: bool = Fals
     is still written).
     """
     try:
-        record = read_trace(trace_path)
+        record = read_any(trace_path)  # a saved trace, a TORCH_TRACE log or a directory of logs
     except CompileLensError as exc:
         print(f"compile-lens report: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,162 @@
+"""Open a TORCH_TRACE log, or a directory of them (one per process or rank), as a ``TraceRecord``.
+
+The log's events go through the same ``TraceBuilder`` and rule table as a live ``trace()``: one
+code path, so an imported run shows the same pieces, keys and outcomes a live trace of it would.
+Files are streamed one after the other in file order (each file is one process, already in time
+order), so nothing but the model records is kept. Problems (corrupt lines, md5 mismatches, cut
+files, unrelated files, empty logs) become notes naming file and line; a path holding no log at all
+is a ``TraceFormatError``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from compile_lens.errors import TraceFormatError
+from compile_lens.model import ProcessInfo, RunInfo, TraceRecord
+from compile_lens.record import torch_trace
+from compile_lens.record.names import VLLM_OBSERVER_EVENTS
+from compile_lens.record.raw import RawEvent
+from compile_lens.record.recorder import HANDLERS, TraceBuilder, known_unused
+
+_RANK_IN_NAME = re.compile(r"rank_?(\d+)")
+_OBSERVER_NAMES = frozenset(f"artifact:compile_lens_{n}" for n in VLLM_OBSERVER_EVENTS)
+
+
+def log_files(path: Path) -> tuple[list[Path], list[str]]:
+    """The TORCH_TRACE logs at ``path`` (a file or a directory) and notes on files skipped."""
+    if path.is_file():
+        return [path], []
+    logs, notes = [], []
+    for child in sorted(p for p in path.iterdir() if p.is_file()):
+        if torch_trace.looks_like_log(child):
+            logs.append(child)
+        elif child.stat().st_size == 0:
+            notes.append(f"{child.name}: {torch_trace.KINDS['empty']}: skipped")
+        else:
+            notes.append(f"{child.name}: not a TORCH_TRACE log: skipped")
+    return logs, notes
+
+
+def load_torch_trace(path: str | Path) -> TraceRecord:
+    """Read a TORCH_TRACE log file (plain or gzip) or a directory of them into a ``TraceRecord``."""
+    root = Path(path)
+    files, notes = log_files(root)
+    if not files:
+        msg = (f"{root}: no TORCH_TRACE log found (expected files of glog-prefixed JSON lines, "
+               "as TORCH_TRACE=<dir> writes them)")
+        raise TraceFormatError(msg)
+    infos = [torch_trace.FileInfo(path=f, name=f.name) for f in files]
+    names: dict[str, str] = {}
+    named_rank: dict[str, int | None] = {}
+    for info in infos:
+        info.problems = torch_trace.Problems(info.name)
+        named_rank[info.name] = _rank_from_name(info.name) if root.is_dir() else None
+        names[info.name] = _process_name(info, named_rank[info.name], root.is_dir())
+    offsets = {i.name: torch_trace.epoch_offset(i.path) for i in infos}
+    fallback = next((o for o in offsets.values() if o), 0.0)  # a log without chromium events
+    offsets = {k: o or fallback for k, o in offsets.items()}
+    t0 = min((t for t in (_first_time(i.path, offsets[i.name]) for i in infos) if t is not None),
+             default=0.0)
+    builder = TraceBuilder(t0)
+    observer_events: list[RawEvent] = []
+    last_t = t0
+    for info in infos:
+        for event in torch_trace.read_events(info.path, info, names[info.name], _wanted,
+                                             offsets[info.name]):
+            if event.name in _OBSERVER_NAMES:
+                observer_events.append(event)
+            builder.feed(event)
+            last_t = max(last_t, event.t)
+    parts = builder.finish()
+    for info in infos:
+        notes.extend(info.problems.notes())
+        named = named_rank[info.name]
+        if named is not None and info.rank is not None and named != info.rank:
+            notes.append(f"{info.name}: named rank {named} but its records say rank {info.rank}")
+    vllm = _vllm_records(builder, observer_events)
+    processes = [ProcessInfo(
+        name=names[i.name], pid=i.pid, role="rank" if _rank(i, named_rank) is not None else "",
+        rank=_rank(i, named_rank), complete=i.complete and not i.problems.counts.get("truncated"),
+        note="; ".join(i.problems.notes()[:3]),
+        extra={"file": i.name, "records": i.records, "problems": dict(sorted(i.problems.counts.items()))},
+    ) for i in infos]
+    run = RunInfo(
+        started_at=datetime.fromtimestamp(t0, UTC).isoformat(timespec="seconds") if t0 > 1e9 else "",
+        wall_s=round(max(0.0, last_t - t0), 6), notes=[*notes, *parts.notes],
+        extra={**builder.run_extra(), "source": _source(root, infos),
+               **({"vllm_hooks": vllm.hooks} if vllm is not None and vllm.hooks else {})},
+    )
+    return TraceRecord(
+        run=run, graphs=parts.graphs, pieces=parts.pieces, compiles=parts.compiles,
+        passes=[*parts.passes, *(vllm.passes if vllm else [])],
+        lowerings=[*parts.lowerings, *(vllm.lowerings if vllm else [])],
+        captures=parts.captures, spans=parts.spans, key_lines=parts.key_lines,
+        counters=dict(vllm.counters) if vllm else {},
+        artifacts=list(vllm.artifacts) if vllm else [], processes=processes,
+        **_extra_parts(parts),
+    )
+
+
+def _extra_parts(parts: Any) -> dict[str, Any]:
+    """Record lists other rules add to ``Parts`` (fields the model and the parts share)."""
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(TraceRecord)}
+    base = {"graphs", "pieces", "compiles", "passes", "lowerings", "captures", "spans", "key_lines"}
+    return {f.name: getattr(parts, f.name) for f in dataclasses.fields(parts)
+            if f.name in names and f.name not in base}
+
+
+def _wanted(name: str) -> bool:
+    """Decode the payload only for events a rule reads."""
+    handler = HANDLERS.get(name)
+    return handler is not None and handler is not known_unused
+
+
+def _source(root: Path, infos: list[torch_trace.FileInfo]) -> dict[str, Any]:
+    totals: dict[str, int] = {}
+    for info in infos:
+        for kind, n in info.problems.counts.items():
+            totals[kind] = totals.get(kind, 0) + n
+    return {"format": "torch_trace", "path": str(root), "files": [i.name for i in infos],
+            "records": sum(i.records for i in infos), "problems": dict(sorted(totals.items()))}
+
+
+def _rank_from_name(name: str) -> int | None:
+    m = _RANK_IN_NAME.search(name)
+    return int(m.group(1)) if m else None
+
+
+def _process_name(info: torch_trace.FileInfo, rank: int | None, many: bool) -> str:
+    """``""`` for a single file (graph ids as in a live trace), ``rank<N>`` or the file's stem."""
+    if not many:
+        return ""
+    return f"rank{rank}" if rank is not None else info.path.name.split(".")[0]
+
+
+def _rank(info: torch_trace.FileInfo, named: dict[str, int | None]) -> int | None:
+    """A file's rank: from its name (``…rank_3.log``, as tlparse names ranks), else its records."""
+    by_name = named.get(info.name)
+    return by_name if by_name is not None else info.rank
+
+
+def _first_time(path: Path, offset: float) -> float | None:
+    """The time of the first record of ``path`` (epoch seconds when the log allows)."""
+    for event in torch_trace.read_events(path, torch_trace.FileInfo(path=path, name=path.name),
+                                         "", lambda _name: False, offset):
+        return event.t
+    return None
+
+
+def _vllm_records(builder: TraceBuilder, events: list[RawEvent]) -> Any:
+    """Records of compile_lens' vLLM observers, if the log holds any (read by their collector)."""
+    if not events:
+        return None
+    from compile_lens.instrument.vllm import records  # torch-free; moves to record/ with its owner
+
+    return records.collect(events, lambda e, key: builder._graph_for_key(e, key).id)
+
