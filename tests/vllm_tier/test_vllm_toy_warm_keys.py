@@ -63,3 +63,27 @@ def test_diff_of_cold_and_warm_says_keys_agree(runs: tuple[Run, Run]) -> None:
     pieces = [p for e in result.entries for p in e.pieces]
     assert len(pieces) >= 5
     assert all(p.same or not p.kind for p in pieces)
+
+
+def test_why_cold_then_warm_matches_what_vllm_and_torch_recorded(runs: tuple[Run, Run]) -> None:
+    """The compile ledger's causes (issue 11): cold pieces missed vLLM's cache and torch's
+    AOTAutograd cache under the keys torch logged; warm pieces hit vLLM's cache, as many as
+    vLLM counted; the piece vLLM deduplicated says so both times."""
+    from compile_lens.analysis.ledger import ledger
+
+    cold, warm = runs
+    cold_rows = [r for r in ledger(cold.trace.record) if r.kind == "piece"]
+    warm_rows = [r for r in ledger(warm.trace.record) if r.kind == "piece"]
+    compiled = [r for r in cold_rows if r.cause == "cache_miss"]
+    assert len(compiled) == cold.result["counters"]["num_cache_entries_updated"]
+    assert all(r.decisions[0].layer == "vllm_cache" and r.decisions[0].answer == "miss"
+               for r in compiled)
+    torch_keys = [e.json_payload()["key"] for e in raw_events.load(cold.out)
+                  if e.name == "artifact:aotautograd_cache_miss"]
+    assert [d.key for r in compiled for d in r.decisions if d.layer == "aotautograd"] == torch_keys
+    loaded = [r for r in warm_rows if r.cause == "loaded"]
+    assert len(loaded) == warm.result["counters"]["num_compiled_artifacts_loaded"]
+    assert all(r.decisions == [r.decisions[0]] and r.decisions[0].answer == "hit" for r in loaded)
+    for rows in (cold_rows, warm_rows):
+        (dedup,) = [r for r in rows if r.cause == "deduplicated"]
+        assert any(d.layer == "dedup" and d.answer == "reused" for d in dedup.decisions)
