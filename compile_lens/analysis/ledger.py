@@ -132,7 +132,8 @@ def _torch_decision(d: CacheDecision) -> Decision:
     return Decision(layer=d.layer, answer=d.state, key=d.key, reason=d.reason)
 
 
-def piece_row(c: PieceCompile, backend: str, torch_decisions: list[CacheDecision]) -> LedgerRow:
+def piece_row(c: PieceCompile, backend: str, torch_decisions: list[CacheDecision],
+              process: str = "") -> LedgerRow:
     """The ledger row of one piece compile, with its cache decisions in the order asked."""
     decisions = _backend_decisions(c, backend) + [_torch_decision(d) for d in torch_decisions]
     bypass = next((d for d in decisions if d.answer == "bypass"), None)
@@ -144,9 +145,11 @@ def piece_row(c: PieceCompile, backend: str, torch_decisions: list[CacheDecision
         cause = BYPASS if bypass else MISS
     said = [d for d in decisions if d.answer != "hit" or cause in (LOADED, CACHE_HIT)]
     why = "; ".join(d.text() for d in said) or c.outcome
+    if cause == FAILED:
+        why = f"compile failed: {torch_text.first_line(c.note)}" if c.note else "compile failed"
     return LedgerRow(index=0, kind="piece", compile_id=c.compile_id, name=c.submod, cause=cause,
                      why=why, seconds=c.seconds, start_s=c.start_s, graph_id=c.graph_id,
-                     submod=c.submod, size=c.size, decisions=decisions,
+                     submod=c.submod, size=c.size, process=process, decisions=decisions,
                      reasons=[d.reason for d in torch_decisions if d.reason])
 
 
@@ -186,10 +189,13 @@ def _frame_decisions(frames: list[FrameCompile], rest: list[CacheDecision]
 
 def ledger(record: TraceRecord) -> list[LedgerRow]:
     """Every compile of ``record`` in time order, each with its cause (``index`` from 0)."""
-    backends = {g.id: g.backend for g in record.graphs}
+    graphs = {g.id: g for g in record.graphs}
     claimed, rest = _claim(record)
-    rows = [piece_row(c, backends.get(c.graph_id, ""), claimed.get(i, []))
-            for i, c in enumerate(record.compiles)]
+    rows = []
+    for i, c in enumerate(record.compiles):
+        g = graphs.get(c.graph_id)
+        rows.append(piece_row(c, g.backend if g else "", claimed.get(i, []),
+                              g.process if g else ""))
     by_frame = _frame_decisions(record.frame_compiles, rest)
     for i, f in enumerate(record.frame_compiles):
         row = frame_row(f)

@@ -116,8 +116,12 @@ def _caches(rows: list[LedgerRow]) -> list[WhyItem]:
 
 
 def _failures(rows: list[LedgerRow]) -> list[WhyItem]:
+    """Failed compiles; a piece failure its frame row already explains is not repeated."""
+    explained = {(r.process, r.compile_id) for r in rows
+                 if r.kind == "frame" and r.cause in (FAILED, LIMIT)}
     return [WhyItem(text=f"`{r.name}` [{r.compile_id}]: {r.why}", cause=FAILED, rows=[r.index],
-                    seconds=r.seconds) for r in rows if r.cause == FAILED]
+                    seconds=r.seconds) for r in rows if r.cause == FAILED
+            and (r.kind == "frame" or (r.process, r.compile_id) not in explained)]
 
 
 def why(record: TraceRecord, rows: list[LedgerRow] | None = None) -> list[WhyItem]:
