@@ -85,6 +85,7 @@ def load_torch_trace(path: str | Path) -> TraceRecord:
         extra={"file": i.name, "records": i.records, "problems": dict(sorted(i.problems.counts.items()))},
     ) for i in infos]
     run = RunInfo(
+        torch_version=builder.torch_version,
         started_at=datetime.fromtimestamp(t0, UTC).isoformat(timespec="seconds") if t0 > 1e9 else "",
         wall_s=round(max(0.0, last_t - t0), 6), notes=[*notes, *parts.notes],
         extra={**builder.run_extra(), "source": _source(root, infos),

@@ -117,6 +117,7 @@ class TraceBuilder:
         self._vllm_scopes: dict[tuple[str, int], tuple[Where, float]] = {}
         self._vllm_compiles: list[PieceCompile] = []
         self.vllm_account: dict[str, dict[str, Any]] = {}
+        self.torch_version = ""
         self.cache_sequence: dict[str, str] = {}
         """Per process, the cache answers in stream order (``H`` hit, ``M`` miss, ``B`` bypass; Inductor
         FX graph and AOTAutograd layers alike): what tlparse compares across ranks."""
@@ -284,6 +285,10 @@ class TraceBuilder:
         if not g.nodes:
             g.nodes = graph_text.parse_readable_graph(event.payload or "")
 
+    def _on_torch_version(self, event: RawEvent) -> None:
+        """``torch_version`` (TORCH_TRACE writes it first): the version of the run, for imports."""
+        self.torch_version = self.torch_version or str(json_body(event).get("pytorch_version", ""))
+
     def _cache_answer(self, event: RawEvent) -> None:
         letter = {"hit": "H", "miss": "M", "bypass": "B"}[event.name.rsplit("_", 1)[-1]]
         self.cache_sequence[event.process] = self.cache_sequence.get(event.process, "") + letter
@@ -307,7 +312,9 @@ class TraceBuilder:
             return
         name, start, seconds = done
         if name == "entire_frame_compile":
-            cid = str((body.get("args") or {}).get("compile_id") or event.compile_id)
+            # The interval's end carries the attempt that finished (``[1/0_1]``); its ``args`` the
+            # id it began with (``[1/0]``, the attempt Dynamo restarted after a graph break).
+            cid = str(event.compile_id or (body.get("args") or {}).get("compile_id") or "")
             g = self._graph(event.process, cid)
             self.parts.spans.append(Span(
                 name=f"[{cid}] Dynamo frame compile", category="dynamo",
@@ -316,8 +323,14 @@ class TraceBuilder:
             plain = self._plain.setdefault(g.id, _Plain())
             plain.start_s = start - self.t0
             return
+        if timing.classify(name) is None:
+            # Not a timing we keep. Ask for no graph: ``_where`` makes one for the event's compile
+            # id, and Dynamo's intervals of an attempt it restarted after a graph break
+            # (``compile_attempt_0`` of ``[1/0]``, retried as ``[1/0_1]``) would each be a phantom
+            # 0-node graph.
+            return
         where = self._where(event)
-        if where is not None and timing.classify(name) is not None:
+        if where is not None:
             self._passes.setdefault((where, name), []).append(seconds)
 
     def _on_output_code(self, event: RawEvent) -> None:
@@ -515,6 +528,7 @@ HANDLERS: dict[str, Handler] = {
     "chromium_event": TraceBuilder._on_chromium,
     "inductor_output_code": TraceBuilder._on_output_code,
     "artifact:triton_kernel_info": TraceBuilder._on_kernel_info,
+    "artifact:torch_version": TraceBuilder._on_torch_version,
     **{f"artifact:fx_graph_cache_{s}": TraceBuilder._on_fx_cache for s in ("hit", "miss", "bypass")},
     **{f"artifact:aotautograd_cache_{s}": TraceBuilder._on_aot_cache
        for s in ("hit", "miss", "bypass")},
