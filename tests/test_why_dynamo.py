@@ -165,6 +165,8 @@ def test_recompile_limit_reached(run: EagerRun) -> None:
     assert f"({run.limit})" in limited.why and "recompile_limit" in limited.why
     assert limited.reasons == _torch_reasons(run, limited.compile_id)
     assert len(limited.reasons) == run.limit
+    (item,) = [i for i in why(run.trace.record) if i.cause == LIMIT]
+    assert item.hint and f"Hint: {item.hint}" in failed["fail_reason"]
 
 
 def test_graph_break(run: EagerRun) -> None:

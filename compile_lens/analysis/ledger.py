@@ -110,6 +110,9 @@ def frame_row(f: FrameCompile) -> LedgerRow:
         return LedgerRow(index=0, cause=RESUME, why=why, **base, **guard)
     why = "first compile of this frame" + (
         f"; {len(breaks)} graph break(s): {base['graph_breaks'][0]}" if breaks else "")
+    if f.restart_reasons and not breaks:
+        why += (f"; restarted {len(f.restart_reasons)} time(s): "
+                f"{torch_text.first_line(f.restart_reasons[0])}")
     return LedgerRow(index=0, cause=FIRST, why=why, **base, **guard)
 
 

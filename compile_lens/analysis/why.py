@@ -2,8 +2,8 @@
 
 Stage 3, pure. Groups the compile ledger's rows by cause (recompiles of a frame by failing guard,
 recompile-limit hits, graph breaks, cache bypasses by layer and reason, cache misses, failures)
-into a few lines, most costly first, each pointing at its first ledger row. A hint is attached
-only where torch names the remedy: the ``Hint:`` lines torch writes into graph-break and
+into a few lines, most costly first (compile seconds), each pointing at its first ledger row.
+A hint is attached only where torch names the remedy: the ``Hint:`` lines torch writes into graph-break and
 recompile-limit messages, and, for a recompile on a tensor size change, marking that dimension
 dynamic (torch's documentation on recompilations and dynamic shapes, ``mark_dynamic``).
 """
@@ -65,13 +65,17 @@ def _recompiles(rows: list[LedgerRow]) -> list[WhyItem]:
     return out
 
 
-def _limits(rows: list[LedgerRow]) -> list[WhyItem]:
+def _limits(record: TraceRecord, rows: list[LedgerRow]) -> list[WhyItem]:
     out = []
     for r in rows:
         if r.cause == LIMIT:
             last = f"; last guard failure: `{r.guard}`" if r.guard else ""
             text = f"recompile limit hit for `{r.name}`: {r.why}{last}"
-            out.append(WhyItem(text=text, cause=LIMIT, rows=[r.index], seconds=r.seconds))
+            frame = next((f for f in record.frame_compiles if f.compile_id == r.compile_id
+                          and f.process == r.process and f.fail_reason), None)
+            found = torch_text.hints(frame.fail_reason) if frame is not None else []
+            out.append(WhyItem(text=text, cause=LIMIT, rows=[r.index], seconds=r.seconds,
+                               hint=found[0] if found else ""))
     return out
 
 
@@ -127,10 +131,12 @@ def _failures(rows: list[LedgerRow]) -> list[WhyItem]:
 def why(record: TraceRecord, rows: list[LedgerRow] | None = None) -> list[WhyItem]:
     """The why block of ``record``: empty when nothing recompiled, broke, bypassed or missed."""
     rows = ledger(record) if rows is None else rows
-    items = (_limits(rows) + _recompiles(rows) + _breaks(record, rows) + _failures(rows)
+    items = (_limits(record, rows) + _recompiles(rows) + _breaks(record, rows) + _failures(rows)
              + _caches(rows))
+    # Costly causes first; a recompile-limit hit (the frame now runs eagerly) always leads.
     order = {LIMIT: 0, RECOMPILE: 1, "graph_break": 2, FAILED: 3, BYPASS: 4, MISS: 5}
-    return sorted(items, key=lambda i: (order.get(i.cause, 9), -i.seconds, i.rows[0]))
+    return sorted(items, key=lambda i: (i.cause != LIMIT, -round(i.seconds, 3),
+                                        order.get(i.cause, 9), i.rows[0]))
 
 
 def why_text(items: list[WhyItem]) -> list[str]:
