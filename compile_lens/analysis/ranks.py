@@ -65,20 +65,25 @@ def divergence(record: TraceRecord) -> Divergence:
     """Group the ranks by compile ids, graphs, cache sequence and piece keys."""
     by_process = rank_of_process(record)
     all_ranks = tuple(sorted(set(by_process.values())))
-    signatures: dict[str, dict[int, str]] = {aspect: {} for aspect in ASPECTS}
+    signatures: dict[str, dict[int, tuple[str, str]]] = {aspect: {} for aspect in ASPECTS}
     graph_process = {g.id: g.process for g in record.graphs}
     cache = record.run.extra.get("cache_sequence") or {}
     for process, rank in by_process.items():
         graphs = [g for g in record.graphs if g.process == process]
-        ids = sorted({g.compile_id for g in graphs if not g.compile_id.startswith("?")})
-        signatures["compile ids"][rank] = ", ".join(ids) or "none"
+        ids = sorted({g.compile_id for g in graphs if not g.compile_id.startswith("?")},
+                     key=_natural)
+        signatures["compile ids"][rank] = (", ".join(ids), _shorten(ids))
         shapes = [f"{g.compile_id}:{len(g.nodes)} nodes:{_digest(n.target for n in g.nodes)}"
                   for g in graphs]
-        signatures["graphs"][rank] = f"{len(graphs)} graphs " + _digest(shapes)
-        signatures["cache hit/miss"][rank] = str(cache.get(process, "")) or "no cache events"
+        signatures["graphs"][rank] = (
+            "\n".join(shapes), f"{len(graphs)} graphs, {sum(len(g.nodes) for g in graphs)} nodes "
+            f"(#{_digest(shapes)})")
+        seq = str(cache.get(process, ""))
+        signatures["cache hit/miss"][rank] = (seq, _cache_text(seq))
         keys = [f"{c.compile_id}|{c.submod}|{c.size}|{c.legacy_key or c.standalone_key or '-'}"
                 for c in record.compiles if graph_process.get(c.graph_id) == process]
-        signatures["piece keys"][rank] = f"{len(keys)} piece compiles " + _digest(keys)
+        signatures["piece keys"][rank] = ("\n".join(keys),
+                                          f"{len(keys)} piece compiles (#{_digest(keys)})")
     groups = {}
     for aspect, per_rank in signatures.items():
         found = _group(per_rank)
@@ -113,11 +118,36 @@ def rank_record(record: TraceRecord, rank: int) -> TraceRecord:
     )
 
 
-def _group(per_rank: dict[int, str]) -> list[RankGroup]:
+def _group(per_rank: dict[int, tuple[str, str]]) -> list[RankGroup]:
+    """Ranks with the same signature (first item) form a group, described by the second item."""
     found: dict[str, list[int]] = {}
-    for rank, sig in sorted(per_rank.items()):
+    shown: dict[str, str] = {}
+    for rank, (sig, text) in sorted(per_rank.items()):
         found.setdefault(sig, []).append(rank)
-    return sorted((RankGroup(tuple(r), sig) for sig, r in found.items()), key=lambda g: g.ranks)
+        shown[sig] = text
+    return sorted((RankGroup(tuple(r), shown[sig]) for sig, r in found.items()),
+                  key=lambda g: g.ranks)
+
+
+def _natural(compile_id: str) -> list[object]:
+    return [int(p) if p.isdigit() else p for p in compile_id.replace("_", "/").split("/")]
+
+
+def _shorten(ids: list[str]) -> str:
+    if not ids:
+        return "none"
+    if len(ids) <= 6:
+        return ", ".join(ids)
+    return f"{', '.join(ids[:3])} … {ids[-1]} ({len(ids)} compile ids)"
+
+
+def _cache_text(seq: str) -> str:
+    """``HHM`` as ``2 hit, 1 miss: HHM`` (the sequence cut at 40 answers)."""
+    if not seq:
+        return "no cache lookups"
+    counts = ", ".join(f"{seq.count(c)} {w}" for c, w in (("H", "hit"), ("M", "miss"),
+                                                           ("B", "bypass")) if c in seq)
+    return f"{counts}: {seq[:40]}{'…' if len(seq) > 40 else ''}"
 
 
 def _digest(items: object) -> str:

@@ -34,6 +34,10 @@ class Summary:
     why: list[str] = field(default_factory=list)
     """The "why it compiled" block (``analysis.why``), printed first; empty when nothing
     recompiled, broke, bypassed or missed a cache."""
+    ranks: list[str] = field(default_factory=list)
+    """The rank divergence (``analysis.ranks``) of a multi-rank trace, printed before all else."""
+    unread: str = ""
+    """Records the parser did not know or could not read (``run.extra["parser"]``), if any."""
 
     def as_dict(self) -> dict[str, object]:
         """Plain dict (for DataFrames, JSON and templates)."""
@@ -44,7 +48,8 @@ class Summary:
         overhead_pct = (
             100.0 * self.tracer_overhead_seconds / self.wall_seconds if self.wall_seconds else 0.0
         )
-        lines = ["why:", *self.why] if self.why else []
+        lines = list(self.ranks)
+        lines += ["why:", *self.why] if self.why else []
         lines += [
             f"graphs:            {self.graphs}",
             f"pieces:            {self.pieces_total} compiled pieces, {self.pieces_unique} unique"
@@ -59,6 +64,8 @@ class Summary:
             lines.append(f"CUDA-graph captures: {self.captures}")
         if self.issues:
             lines.append(f"instrumentation issues: {self.issues} (see trace.record.issues)")
+        if self.unread:
+            lines.append(f"records not read: {self.unread} (see trace.record.run.extra['parser'])")
         lines.extend(f"note: {n}" for n in self.notes)
         return "\n".join(lines)
 
@@ -103,4 +110,27 @@ def summarize(record: TraceRecord) -> Summary:
         issues=len(record.issues),
         notes=list(record.run.notes),
         why=why_text(why(record)),
+        ranks=_rank_lines(record),
+        unread=_unread(record),
     )
+
+
+def _rank_lines(record: TraceRecord) -> list[str]:
+    """The divergence block when ranks differ; one line when several ranks agree; else nothing."""
+    from compile_lens.analysis.ranks import divergence
+
+    found = divergence(record)
+    if len(found.ranks) < 2:
+        return []
+    return str(found).splitlines()
+
+
+def _unread(record: TraceRecord) -> str:
+    parser = record.run.extra.get("parser")
+    if not isinstance(parser, dict):
+        return ""
+    unknown = sum(int(n) for n in (parser.get("unknown") or {}).values())
+    malformed = int(parser.get("malformed_count") or 0)
+    if not unknown and not malformed:
+        return ""
+    return f"{unknown} of unknown kinds, {malformed} malformed"

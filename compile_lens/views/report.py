@@ -18,6 +18,7 @@ from compile_lens.views import plots, sections
 from compile_lens.views._assets import plotly_js
 from compile_lens.views._html import code_block, esc, fold, hint
 from compile_lens.views.page import render_page
+from compile_lens.views.ranks_view import rank_section
 
 
 def _record(trace: Any) -> TraceRecord:
@@ -108,6 +109,9 @@ def build_sections(record: TraceRecord, *, redact: bool = True,
     else:
         out.append(("CUDA graphs", hint("no CUDA-graph captures in this trace")))
     out.append(("Factors", sections.factors(record, redact=redact)))
+    ranks_html, diverged = rank_section(record)
+    if ranks_html:  # divergence first; ranks that agree after the overview
+        out.insert(0 if diverged else 1, ("Ranks", ranks_html))
     return out
 
 
