@@ -1,6 +1,9 @@
 """Command line: ``compile-lens demo | summary | report | diff | factors``.
 
-Stage 5: only composes library calls, does I/O and sets exit codes (0 ok, 1 differ, 2 bad input).
+Stage 5: only composes library calls, does I/O and sets exit codes: 0 ok; 1 the keys differ
+(``diff``) or the trace has issues (``report --strict``); 2 bad input, an I/O error or a crash,
+always as one line on stderr. Everything printed goes through ``model.safe_text.visible``: a trace
+cannot send escape sequences to your terminal.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from compile_lens.errors import CompileLensError
+from compile_lens.model.safe_text import one_line, visible
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -35,11 +39,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_summary(args: argparse.Namespace) -> int:
     from compile_lens.api import load
+    from compile_lens.model.redaction import redact_record
 
     trace = load(args.trace)
-    print(trace.summary())
+    shown = type(trace)(redact_record(trace.record))
+    print(visible(str(shown.summary())))
     if args.cross_check:
-        print(trace.cross_check())
+        print(visible(str(shown.cross_check())))
     return 0
 
 
@@ -82,8 +88,13 @@ def _cmd_factors(args: argparse.Namespace) -> int:
     from compile_lens.model.factor_readers import save_factors
 
     dump = collect_factors(redact=not args.show_secrets)
-    path = save_factors(dump, args.out, redact=not args.show_secrets)
-    print(f"factors: {path} ({len(dump.env)} env vars, "
+    try:
+        path = save_factors(dump, args.out, redact=not args.show_secrets)
+    except OSError as exc:
+        print(f"compile-lens factors: {visible(args.out)}: cannot write ({exc.strerror or exc})",
+              file=sys.stderr)
+        return 2
+    print(f"factors: {visible(str(path))} ({len(dump.env)} env vars, "
           f"{sum(len(v) for v in dump.config.values())} config values)")
     return 0
 
@@ -138,5 +149,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except CompileLensError as exc:
-        print(f"compile-lens: error: {exc}", file=sys.stderr)
-        return 2
+        print(f"compile-lens: error: {one_line(exc)}", file=sys.stderr)
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"compile-lens: error: {visible(where)}{exc.strerror or one_line(exc)}",
+              file=sys.stderr)
+    except Exception as exc:  # a bug must not exit 1, which means "keys differ"
+        print(f"compile-lens: error: unexpected {type(exc).__name__}: {one_line(exc)} "
+              "(a bug in compile_lens; please report it)", file=sys.stderr)
+    return 2

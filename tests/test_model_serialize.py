@@ -18,6 +18,7 @@ from compile_lens.model import (
     PieceCompile,
     RunInfo,
     TraceRecord,
+    read_trace,
     trace_from_json,
     trace_to_json,
 )
@@ -71,15 +72,15 @@ def test_bad_files_give_clear_errors(tmp_path, content, message):
     path = tmp_path / "bad.json"
     path.write_bytes(content)
     with pytest.raises(TraceFormatError, match=message) as info:
-        compile_lens.load(path)
+        read_trace(path)
     assert str(path) in str(info.value), "the error must name the file"
 
 
 def test_missing_file_and_directory(tmp_path):
     with pytest.raises(TraceFormatError, match="no such trace file"):
-        compile_lens.load(tmp_path / "absent.json")
+        read_trace(tmp_path / "absent.json")
     with pytest.raises(TraceFormatError, match="is a directory"):
-        compile_lens.load(tmp_path)
+        read_trace(tmp_path)
 
 
 @settings(max_examples=200, deadline=None)

@@ -2,6 +2,22 @@
    Plain DOM, no dependencies, no network. Embedded once per page. */
 (function () {
   "use strict";
+  /* The page never navigates away: only in-page anchors (#...) and plotly's own image download
+     (data:/blob:) are followed. CSP cannot forbid link clicks, so they are stopped here, in the
+     capture phase, before any handler of the link itself runs; window.open is switched off. */
+  function followable(a) {
+    var href = a.getAttribute("href") || a.getAttribute("xlink:href") || "";
+    if (href.charAt(0) === "#") { return true; }
+    return a.hasAttribute("download") && /^(data|blob):/i.test(href);
+  }
+  ["click", "auxclick"].forEach(function (type) {
+    document.addEventListener(type, function (ev) {
+      var a = ev.target && ev.target.closest && ev.target.closest("a");
+      if (a && !followable(a)) { ev.preventDefault(); ev.stopPropagation(); }
+    }, true);
+  });
+  document.addEventListener("submit", function (ev) { ev.preventDefault(); }, true);
+  window.open = function () { return null; };
   function cellValue(row, i) {
     var c = row.cells[i];
     return c ? (c.getAttribute("data-v") || c.textContent) : "";

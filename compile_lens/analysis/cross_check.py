@@ -14,6 +14,7 @@ from typing import Any
 
 from compile_lens.analysis.factor_lines import FactorChange, diff_factor_lines
 from compile_lens.model import TraceRecord
+from compile_lens.model.safe_text import visible
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,7 +72,7 @@ class CrossCheck:
         if groups:
             lines.append("dedup groups (same standalone key): "
                          + "; ".join(", ".join(g) for g in groups))
-        return "\n".join(lines)
+        return visible("\n".join(lines))
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kw: Any) -> dict[str, str]:
         import html

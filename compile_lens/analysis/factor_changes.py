@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from compile_lens.model.redaction import fingerprint_keys
+
 R_SYSTEM, R_ENV, R_CONFIG, R_CODE, R_PIECE, R_UNKNOWN, R_NOISE = range(7)
 EVERY_PIECE = "every piece recompiles"
 VLLM_DIR = "vLLM's cache directory changes → " + EVERY_PIECE + " (cold start)"
@@ -35,6 +37,8 @@ _KEY_SYSTEM = {
     "inductor_system_hash": "Inductor's `system_info` (device, driver, triton) in every FX key",
     "num_threads": "the CPU thread count (`cpp_runtime_thread_count` in every FX key)",
 }
+OTHER_KEY = ("both values are redacted, with different redaction keys (another user or machine): "
+             "whether the secret changed cannot be told; see docs/security.md")
 LOCATION_SUFFIXES = ("_DIR", "_ROOT", "_PATH", "_HOME")
 LOCATION_NAMES = frozenset({"TMPDIR", "TEMP", "TMP", "TORCH_LOGS", "TORCH_TRACE", "TORCH_LOGS_OUT"})
 _SYSTEM_INFO = (
@@ -100,6 +104,10 @@ def config_changes(ca: dict[str, dict[str, Any]], cb: dict[str, dict[str, Any]])
             if _differs(sa, sb, key):
                 old = canon(sa[key]) if key in sa else None
                 new = canon(sb[key]) if key in sb else None
+                if fingerprint_keys(old, new):
+                    out.append(Change("config", f"{section}.{key}", old, new, OTHER_KEY, None,
+                                      R_UNKNOWN))
+                    continue
                 out.append(Change("config", f"{section}.{key}", old, new, template.format(key=key)))
     return out
 
@@ -175,6 +183,9 @@ def env_changes(da: Any, db: Any, config_changed: set[str]) -> list[Change]:
     for name in sorted(da.env.keys() | db.env.keys()):
         old, new = da.env.get(name), db.env.get(name)
         if old == new:
+            continue
+        if fingerprint_keys(old, new):
+            out.append(Change("env", name, old, new, OTHER_KEY, None, R_UNKNOWN))
             continue
         if is_location_var(name):
             effect = (

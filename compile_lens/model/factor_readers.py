@@ -9,7 +9,6 @@ raises ``TraceFormatError`` naming the file, what is wrong and what to pass inst
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
@@ -18,8 +17,14 @@ from typing import Any
 
 from compile_lens.errors import TraceFormatError
 from compile_lens.model.factors import FACTORS_FORMAT, FACTORS_SCHEMA_VERSION, FactorDump
-from compile_lens.model.redaction import redact_env
-from compile_lens.model.serialize import from_dict, to_dict, trace_from_dict
+from compile_lens.model.redaction import redact_dump
+from compile_lens.model.serialize import (
+    from_dict,
+    parse_json,
+    read_bounded,
+    to_dict,
+    trace_from_dict,
+)
 from compile_lens.model.trace import FORMAT_NAME, TraceRecord
 from compile_lens.model.trace_factors import trace_dump, validate_dump
 from compile_lens.model.vllm_factors import find_factor_files, is_vllm_factors, vllm_dump
@@ -78,23 +83,7 @@ def _dump_from_dict(data: dict[str, Any], source: str) -> FactorDump:
 
 
 def _parse_json(raw: bytes, source: str) -> Any:
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        msg = f"{source}: binary data, not UTF-8 JSON; expected {ACCEPTED}"
-        raise TraceFormatError(msg) from None
-    if not text.strip():
-        msg = f"{source}: the file is empty; expected {ACCEPTED}"
-        raise TraceFormatError(msg)
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        tail = " (the file looks truncated)" if exc.pos >= len(text.rstrip()) - 1 else ""
-        msg = f"{source}: invalid JSON at line {exc.lineno} column {exc.colno}{tail}: {exc.msg}"
-        raise TraceFormatError(msg) from None
-    except RecursionError:
-        msg = f"{source}: JSON nested too deeply to be a trace or factor file"
-        raise TraceFormatError(msg) from None
+    return parse_json(raw, source, ACCEPTED)
 
 
 def dump_from_data(
@@ -106,7 +95,7 @@ def dump_from_data(
     elif isinstance(data, dict) and data.get("format") == FACTORS_FORMAT:
         dump = _dump_from_dict(data, source)
     elif is_vllm_factors(data):
-        return vllm_dump(data, source, redact=redact, path=path)
+        dump = vllm_dump(data, source, redact=redact, path=path)
     else:
         found = sorted(map(str, data))[:8] if isinstance(data, dict) else type(data).__name__
         msg = f"{source}: not a compile_lens trace, factor dump or vLLM cache_key_factors.json "
@@ -116,10 +105,7 @@ def dump_from_data(
 
 
 def _redacted(dump: FactorDump) -> FactorDump:
-    env, names = redact_env(dump.env)
-    if not names:
-        return dump
-    return dataclasses.replace(dump, env=env, redacted=sorted(set(dump.redacted) | set(names)))
+    return redact_dump(dump)
 
 
 def _read_path(path: Path, *, redact: bool) -> FactorSet:
@@ -140,11 +126,7 @@ def _read_path(path: Path, *, redact: bool) -> FactorSet:
 
 
 def _read_file(path: Path, *, redact: bool) -> FactorDump:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        msg = f"{path}: cannot be read ({exc.strerror or exc})"
-        raise TraceFormatError(msg) from None
+    raw = read_bounded(path, missing=f"no such file; expected {ACCEPTED}", what=ACCEPTED)
     source = str(path)
     try:
         return dump_from_data(_parse_json(raw, source), source, redact=redact, path=path)

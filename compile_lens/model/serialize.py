@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import os
+import stat
 import types
 import typing
 from functools import cache
@@ -52,6 +55,7 @@ def from_dict(cls: type[T], data: Any, where: str = "trace") -> T:
     extra: dict[str, Any] = {}
     for key, value in data.items():
         if key not in names or key == "extra":
+            _free(value, f"{where}.{key}")
             extra[key] = value
             continue
         kwargs[key] = _convert(hints[key], value, f"{where}.{key}")
@@ -64,57 +68,157 @@ def from_dict(cls: type[T], data: Any, where: str = "trace") -> T:
         raise TraceFormatError(msg) from None
 
 
+MAX_DEPTH = 48
+"""How deep a free-form value (``extra``, options, config values) may nest; deeper is refused."""
+MAX_INT = 2**63
+"""Integers beyond the 64-bit range are refused: no field of a trace needs them, and they would
+overflow float conversions in the views."""
+
+
+def _bad(where: str, expected: str, value: Any) -> TraceFormatError:
+    shown = repr(value) if isinstance(value, int | float | bool) or value is None else (
+        type(value).__name__)
+    return TraceFormatError(f"{where}: expected {expected}, got {shown}")
+
+
+def _scalar(hint: Any, value: Any, where: str) -> Any:
+    """Check one scalar against its declared type (bools are not ints; floats are finite)."""
+    if hint is str:
+        if not isinstance(value, str):
+            raise _bad(where, "a string", value)
+    elif hint is bool:
+        if not isinstance(value, bool):
+            raise _bad(where, "true or false", value)
+    elif hint is int:
+        if not isinstance(value, int) or isinstance(value, bool) or abs(value) >= MAX_INT:
+            raise _bad(where, "a 64-bit integer", value)
+    elif hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _bad(where, "a number", value)
+        if isinstance(value, int) and abs(value) >= MAX_INT:
+            raise _bad(where, "a number in range", value)
+        value = float(value)
+        if not math.isfinite(value):
+            raise _bad(where, "a finite number", value)
+    else:
+        _free(value, where)
+    return value
+
+
+def _free(value: Any, where: str) -> None:
+    """A free-form (``Any``) value: bounded depth, 64-bit integers, finite floats."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            msg = f"{where}: nested deeper than {MAX_DEPTH} levels"
+            raise TraceFormatError(msg)
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+        elif isinstance(item, int) and not isinstance(item, bool) and abs(item) >= MAX_INT:
+            raise _bad(where, "a 64-bit integer", item)
+
+
 def _convert(hint: Any, value: Any, where: str) -> Any:
+    """Check ``value`` against the declared type ``hint`` of its field and rebuild it.
+
+    The model's type hints are the schema: one validator for every record, so a trace that
+    loads has the types every view, table and analysis relies on.
+    """
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
-        if value is None:
-            return None
         options = [a for a in typing.get_args(hint) if a is not type(None)]
+        if value is None and len(options) < len(typing.get_args(hint)):
+            return None
         return _convert(options[0], value, where)
     if dataclasses.is_dataclass(hint):
-        return from_dict(hint, value, where)
+        return from_dict(hint, value, where)  # type: ignore[arg-type]
     if origin is list:
         if not isinstance(value, list):
-            msg = f"{where}: expected a list, got {type(value).__name__}"
-            raise TraceFormatError(msg)
+            raise _bad(where, "a list", value)
         (item,) = typing.get_args(hint) or (Any,)
         return [_convert(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
     if origin is dict:
         if not isinstance(value, dict):
-            msg = f"{where}: expected an object, got {type(value).__name__}"
-            raise TraceFormatError(msg)
+            raise _bad(where, "an object", value)
         args = typing.get_args(hint)
         vt = args[1] if len(args) == 2 else Any
         return {k: _convert(vt, v, f"{where}.{k}") for k, v in value.items()}
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    return value
+    return _scalar(hint, value, where)
 
 
-def trace_to_json(record: TraceRecord, *, indent: int | None = 1) -> str:
-    """Serialise a trace; deterministic (sorted keys) so equal traces give equal files."""
+def trace_to_json(record: TraceRecord, *, indent: int | None = 1, redact: bool = True) -> str:
+    """Serialise a trace; deterministic (sorted keys) so equal traces give equal files.
+
+    Args:
+        record: the trace.
+        indent: JSON indentation (``None``: one line).
+        redact: replace secrets (env, configs, key factor lines, notes, code) by keyed
+            fingerprints first (``compile_lens.model.redaction``); ``False`` writes them as
+            recorded, for a file you keep to yourself.
+    """
+    if redact:
+        from compile_lens.model.redaction import redact_record
+
+        record = redact_record(record)
     body = to_dict(record)
     body["format"] = FORMAT_NAME
     return json.dumps(body, indent=indent, sort_keys=True, default=str)
 
 
-def trace_from_json(text: str | bytes, source: str = "<string>") -> TraceRecord:
-    """Parse a trace, with clear errors for truncated, corrupt or unknown-schema input."""
-    if isinstance(text, bytes):
+def _no_constant(name: str) -> Any:
+    msg = f"{name} is not a number JSON allows"
+    raise ValueError(msg)
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        msg = f"{text} overflows a float"
+        raise ValueError(msg)
+    return value
+
+
+def parse_json(raw: str | bytes, source: str, expected: str) -> Any:
+    """Parse JSON strictly, with one clear ``TraceFormatError`` for anything off.
+
+    Refused: binary data, empty files, bad or truncated JSON, ``NaN``/``Infinity`` and floats
+    that overflow, integers of more digits than Python converts, nesting that exhausts the
+    parser's stack.
+
+    Args:
+        raw: the file's bytes (or text).
+        source: the file name, for messages.
+        expected: what the file should have been, for messages ("a compile_lens trace").
+    """
+    if isinstance(raw, bytes):
         try:
-            text = text.decode("utf-8")
+            raw = raw.decode("utf-8")
         except UnicodeDecodeError:
-            msg = f"{source}: not a compile_lens trace (the file is binary, not UTF-8 JSON)"
+            msg = f"{source}: binary data, not UTF-8 JSON; expected {expected}"
             raise TraceFormatError(msg) from None
-    if not text.strip():
-        msg = f"{source}: the file is empty; expected a compile_lens trace (JSON)"
+    if not raw.strip():
+        msg = f"{source}: the file is empty; expected {expected}"
         raise TraceFormatError(msg)
     try:
-        data = json.loads(text)
+        return json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
     except json.JSONDecodeError as exc:
-        hint = " (the file looks truncated)" if exc.pos >= len(text.rstrip()) - 1 else ""
+        hint = " (the file looks truncated)" if exc.pos >= len(raw.rstrip()) - 1 else ""
         msg = f"{source}: invalid JSON at line {exc.lineno} column {exc.colno}{hint}: {exc.msg}"
         raise TraceFormatError(msg) from None
+    except RecursionError:
+        msg = f"{source}: JSON nested too deeply to be {expected}"
+        raise TraceFormatError(msg) from None
+    except ValueError as exc:
+        msg = f"{source}: invalid JSON: {' '.join(str(exc).split())[:200]}; expected {expected}"
+        raise TraceFormatError(msg) from None
+
+
+def trace_from_json(text: str | bytes, source: str = "<string>") -> TraceRecord:
+    """Parse a trace, with clear errors for truncated, corrupt or unknown-schema input."""
+    data = parse_json(text, source, "a compile_lens trace (JSON)")
     return trace_from_dict(data, source)
 
 
@@ -128,8 +232,10 @@ def trace_from_dict(data: Any, source: str = "<dict>") -> TraceRecord:
         )
         raise TraceFormatError(msg)
     version = data.get("schema_version")
-    if not isinstance(version, int):
-        msg = f"{source}: schema_version is missing or not an integer ({version!r})"
+    if not isinstance(version, int) or isinstance(version, bool):
+        shown = version if isinstance(version, int | float | bool) or version is None else (
+            type(version).__name__)
+        msg = f"{source}: schema_version is missing or not an integer ({shown!r})"
         raise TraceFormatError(msg)
     if version > SCHEMA_VERSION:
         msg = (
@@ -144,13 +250,66 @@ def trace_from_dict(data: Any, source: str = "<dict>") -> TraceRecord:
     return from_dict(TraceRecord, body, source)
 
 
-def read_trace(path: str | Path) -> TraceRecord:
-    """Read a trace file; a missing file or directory gives a ``TraceFormatError`` naming it."""
+MAX_READ_ENV = "COMPILE_LENS_MAX_READ_BYTES"
+DEFAULT_MAX_READ = 4 << 30
+
+
+def max_read_bytes() -> int:
+    """The largest file compile_lens reads (4 GiB; ``$COMPILE_LENS_MAX_READ_BYTES`` overrides)."""
+    try:
+        return max(1, int(os.environ.get(MAX_READ_ENV, DEFAULT_MAX_READ)))
+    except ValueError:
+        return DEFAULT_MAX_READ
+
+
+def read_bounded(path: str | Path, *, missing: str = "no such file", what: str = "a .json file"
+                 ) -> bytes:
+    """Read a regular file of bounded size; anything else is one ``TraceFormatError`` line.
+
+    Devices (``/dev/zero``), FIFOs and sockets are refused without reading (a FIFO is opened
+    non-blocking, so a missing writer cannot hang us); files over ``max_read_bytes()`` are
+    refused before reading; I/O errors name the file and the reason.
+
+    Args:
+        path: the file.
+        missing: the message for a path that does not exist.
+        what: what the file should be, for messages.
+    """
     p = Path(path)
-    if not p.exists():
-        msg = f"{p}: no such trace file"
+    try:
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        msg = f"{p}: {missing}"
+        raise TraceFormatError(msg) from None
+    except OSError as exc:
+        msg = f"{p}: cannot be read ({exc.strerror or exc})"
+        raise TraceFormatError(msg) from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        kind = ("is a directory" if stat.S_ISDIR(info.st_mode)
+                else "not a regular file (a device, FIFO or socket)")
+        msg = f"{p}: {kind}; expected {what}"
         raise TraceFormatError(msg)
-    if p.is_dir():
-        msg = f"{p}: is a directory; expected a trace .json file written by Trace.save()"
-        raise TraceFormatError(msg)
-    return trace_from_json(p.read_bytes(), str(p))
+    with os.fdopen(fd, "rb") as handle:
+        limit = max_read_bytes()
+        too_big = (f"{p}: larger than {limit} bytes, the most compile_lens reads; raise the limit "
+                   f"with {MAX_READ_ENV}=<bytes>")
+        if info.st_size > limit:
+            raise TraceFormatError(too_big)
+        try:
+            data = handle.read(limit + 1)
+        except OSError as exc:
+            msg = f"{p}: cannot be read ({exc.strerror or exc})"
+            raise TraceFormatError(msg) from None
+    if len(data) > limit:
+        raise TraceFormatError(too_big)
+    return data
+
+
+def read_trace(path: str | Path) -> TraceRecord:
+    """Read a trace file; a missing, special, huge or corrupt file gives a ``TraceFormatError``."""
+    p = Path(path)
+    raw = read_bounded(p, missing="no such trace file",
+                       what="a trace .json file written by Trace.save()")
+    return trace_from_json(raw, str(p))

@@ -12,10 +12,17 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from compile_lens.model.safe_text import html_visible
+from compile_lens.views._limits import REPORT, cut_text
+
 
 def esc(value: Any) -> str:
-    """HTML-escape ``str(value)`` (quotes included); ``None`` becomes an empty string."""
-    return "" if value is None else html.escape(str(value), quote=True)
+    """HTML-escape ``str(value)`` (quotes included); ``None`` becomes an empty string.
+
+    Control and bidi characters are shown as ``⟨U+202E⟩``: a trace must not reorder or hide
+    what the reader sees (Trojan Source).
+    """
+    return "" if value is None else html.escape(html_visible(str(value)), quote=True)
 
 
 def content_id(prefix: str, *parts: Any) -> str:
@@ -37,10 +44,16 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
+MAX_CELL = 4000
+"""Characters of one table cell; a longer value is cut with a note (the trace keeps it whole)."""
+
+
 def _cell(value: Any, short: int = 0) -> str:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return f'<td class="cl-n" data-v="{value!r}">{esc(fmt(value))}</td>'
     text = fmt(value)
+    if len(text) > MAX_CELL:
+        text = f"{text[:MAX_CELL]}… ({len(text) - MAX_CELL:,} more characters)"
     if short and len(text) > short:
         return (f'<td data-v="{esc(text)}"><span class="cl-key" title="{esc(text)}">'
                 f"{esc(text[:short])}…</span></td>")
@@ -106,9 +119,13 @@ def _isnan(value: Any) -> bool:
     return isinstance(value, float) and math.isnan(value)
 
 
-def code_block(text: str, *, summary: str = "", open_: bool = False) -> str:
-    """Escaped source in a ``<pre>``; with ``summary`` it is folded under a ``<details>``."""
-    pre = f'<pre class="cl-code">{esc(text)}</pre>'
+def code_block(text: str, *, summary: str = "", open_: bool = False,
+               limit: int = REPORT.code) -> str:
+    """Escaped source in a ``<pre>``; with ``summary`` it is folded under a ``<details>``.
+
+    Text beyond ``limit`` characters is cut with a line saying how much more the trace holds.
+    """
+    pre = f'<pre class="cl-code">{esc(cut_text(text, limit))}</pre>'
     if not summary:
         return pre
     return fold(summary, pre, open_=open_)

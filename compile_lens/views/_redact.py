@@ -1,31 +1,32 @@
-"""Views: hide secret-looking values before anything is displayed or written to a report.
+"""Views: hide secrets before anything is displayed or written to a report.
 
-Stage 4. The rules (which names and value shapes count as secrets) live once, in
-``compile_lens.model.redaction``, shared with the factor collector and readers; this module only
-applies them to what a page shows. ``redact=False`` on the report turns it off.
+Stage 4. The rules (which names and value shapes count as secrets, the keyed fingerprints) live
+once, in ``compile_lens.model.redaction``, shared with the factor collector, the readers and
+``trace_to_json``; this module only applies them to what a page shows: every view renders a
+``redact_record`` copy of the trace unless ``redact=False`` is passed.
 """
 
 from __future__ import annotations
 
-from compile_lens.model.redaction import REDACTED_PREFIX, is_secret_name, looks_secret, redact_text
+from typing import Any
+
+from compile_lens.model import redaction
+from compile_lens.model.redaction import REDACTED_PREFIX, is_secret_name, redact_record, redact_text
 
 REDACTED = REDACTED_PREFIX + ">"
 
-__all__ = ["REDACTED", "is_secret_name", "redact_env", "redact_text"]
+__all__ = ["REDACTED", "is_secret_name", "redact_env", "redact_record", "redact_text", "shown"]
 
 
 def redact_env(env: dict[str, str]) -> dict[str, str]:
-    """A copy of ``env`` (sorted) with secret-looking values replaced by ``<redacted>``.
+    """A copy of ``env`` (sorted by name) with secret-looking values replaced by fingerprints.
 
-    Values already redacted when recorded keep their fingerprint (``<redacted sha256:…>``).
+    Values already redacted when recorded keep their fingerprint (``<redacted hmac:… key:…>``).
     """
-    out = {}
-    for name, value in sorted(env.items()):
-        text = str(value)
-        if text.startswith(REDACTED_PREFIX):
-            out[name] = text
-        elif looks_secret(name, text):
-            out[name] = REDACTED
-        else:
-            out[name] = redact_text(text, REDACTED)
-    return out
+    out, _ = redaction.redact_env({k: str(v) for k, v in env.items()})
+    return dict(sorted(out.items()))
+
+
+def shown(record: Any, redact: bool) -> Any:
+    """The record a view renders: redacted unless the caller asked to see secrets."""
+    return redact_record(record) if redact else record

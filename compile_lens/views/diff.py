@@ -122,14 +122,14 @@ def _entry_text(e: Any) -> list[str]:
 
 
 def diff_text(d: Any) -> str:
-    """The readable explanation ``str(diff)`` prints."""
+    """The readable explanation ``str(diff)`` prints (control characters shown as escapes)."""
     lines = [f"compile_lens diff: {d.a_name}  vs  {d.b_name}", verdict(d), ""]
     for e in d.entries:
         lines.extend(_entry_text(e))
         lines.append("")
     moved = from_cache_lines(getattr(d, "from_cache", []))
     lines.extend([*moved, ""] if moved else [])
-    return "\n".join(lines).rstrip() + "\n"
+    return visible("\n".join(lines).rstrip() + "\n")
 
 
 def _sections(d: Any) -> list[tuple[str, str]]:

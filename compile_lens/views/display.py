@@ -3,7 +3,9 @@
 Stage 4. ``Trace._repr_mimebundle_`` lands here: ``text/plain`` is the summary, ``text/html`` the
 headline plus one collapsible block per explorer tab, in the report's style, without scripts (so it
 shows the same in JupyterLab, VS Code and a static nbconvert page). ``include``/``exclude`` are
-honoured as IPython asks. Long tables are cut at ``max_rows`` with a note.
+honoured as IPython asks. Both show a redacted copy of the trace (a notebook is shared with its
+outputs) and stay small: long tables are cut at ``max_rows`` and repeated parts at the notebook
+caps of ``views._limits`` (``NOTEBOOK``), each with a note.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ import html
 from typing import Any
 
 from compile_lens.model import TraceRecord
+from compile_lens.model.safe_text import visible
 from compile_lens.views._html import content_id, frame_table, hint
+from compile_lens.views._limits import NOTEBOOK, cut_rows
+from compile_lens.views._redact import redact_record
 
 MAX_ROWS = 60
 
@@ -24,8 +29,12 @@ def _wanted(mime: str, include: Any, exclude: Any) -> bool:
 
 
 def trace_text(trace: Any) -> str:
-    """The plain-text form: ``repr`` plus the summary once the trace is complete."""
-    return f"{trace!r}\n{trace.summary()}" if trace.complete else repr(trace)
+    """The plain-text form: ``repr`` plus the summary (of the redacted trace) once complete."""
+    if not trace.complete:
+        return repr(trace)
+    from compile_lens.analysis.summary import summarize
+
+    return visible(f"{trace!r}\n{summarize(redact_record(trace.record))}")
 
 
 def _head(df: Any, what: str, max_rows: int) -> str:
@@ -37,10 +46,11 @@ def trace_sections(record: TraceRecord, max_rows: int = MAX_ROWS) -> list[tuple[
     """The overview's blocks: headline, graph, pieces, passes, lowering, captures, factors."""
     from compile_lens.views import report, sections, tables
 
-    out = [("Overview", sections.overview(record)
+    limits = NOTEBOOK
+    out = [("Overview", sections.overview(record, limits)
             + hint("t.explorer() opens the interactive explorer (plots, piece browser); "
                    "t.to_html('report.html') writes the one-file report."))]
-    out.append(("Graph", report.graph_section(record, pieces=False)))
+    out.append(("Graph", report.graph_section(record, pieces=False, limits=limits)))
     out.append(("Pieces & keys", _head(tables.pieces_frame(record), "t.pieces", max_rows)))
     if record.passes:
         out.append(("Passes", sections.pass_table(record)))
@@ -52,10 +62,9 @@ def trace_sections(record: TraceRecord, max_rows: int = MAX_ROWS) -> list[tuple[
     if rows:
         from compile_lens.views._html import table
 
-        body = table(["layer", "name", "value"], rows[:max_rows], scroll=True)
-        if len(rows) > max_rows:
-            body = hint(f"first {max_rows} of {len(rows)} factors (env values redacted)") + body
-        out.append(("Factors", body))
+        head, cut = cut_rows(rows, max_rows, "factors (secrets redacted)")
+        out.append(("Factors", (hint(cut) if cut else "")
+                    + table(["layer", "name", "value"], head, scroll=True)))
     return out
 
 
@@ -65,7 +74,7 @@ def trace_html(trace: Any, max_rows: int = MAX_ROWS) -> str:
 
     if not trace.complete:
         return f"<pre>{html.escape(repr(trace))}</pre>"
-    record = trace.record
+    record = redact_record(trace.record)
     title = "compile_lens trace"
     sub = f"torch {record.run.torch_version} · {record.run.device}"
     frag = render_fragment(title, trace_sections(record, max_rows), subtitle=sub)

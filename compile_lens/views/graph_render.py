@@ -7,13 +7,13 @@ full drawing. Output is deterministic: ids come from content hashes, comments ar
 
 from __future__ import annotations
 
-import html
 import itertools
 import re
 import shutil
 import subprocess
 
-from compile_lens.views._html import content_id
+from compile_lens.model.safe_text import html_visible
+from compile_lens.views._html import content_id, esc
 from compile_lens.views.graphs import SPLIT_FILL, SPLIT_LINE, SplitDrawing
 
 NO_DOT_HINT = (
@@ -24,8 +24,8 @@ _PIECE_G = re.compile(r'<g id="(clpiece_[0-9a-f]{10})(?:_\d+)?" class="(cluster|
 
 
 def _q(text: object) -> str:
-    """A quoted Graphviz string (backslashes, quotes and newlines escaped)."""
-    s = str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    """A quoted Graphviz string (backslashes, quotes and newlines escaped, controls visible)."""
+    s = html_visible(str(text)).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
     return f'"{s}"'
 
 
@@ -142,7 +142,7 @@ def _tag_pieces(d: SplitDrawing, svg: str) -> str:
     ids = {d.piece_id(p.submod): p.submod for p in d.pieces}
 
     def tag(m: re.Match[str]) -> str:
-        submod = html.escape(ids.get(m.group(1), ""), quote=True)
+        submod = esc(ids.get(m.group(1), ""))
         return f'{m.group(0)} data-piece="{submod}"'
 
     return _PIECE_G.sub(tag, svg)
@@ -177,9 +177,9 @@ def _fallback_box(d: SplitDrawing, submod: str, is_split: bool, xy: tuple[int, i
     stroke = SPLIT_LINE if is_split else "#57606a"
     line1, _, line2 = _piece_label(d, submod).partition("\n")
     (x, y), (w, h) = xy, wh
-    return (f'<g id="{d.piece_id(submod)}" class="node" data-piece="{html.escape(submod)}">'
-            f'<title>{html.escape(submod)}</title>'
+    return (f'<g id="{d.piece_id(submod)}" class="node" data-piece="{esc(submod)}">'
+            f'<title>{esc(submod)}</title>'
             f'<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="6" fill="{fill}" '
-            f'stroke="{stroke}"/><text x="{x + 6}" y="{y + 17}">{html.escape(_short(line1, 34))}'
-            f'</text><text x="{x + 6}" y="{y + 33}" fill="#57606a">{html.escape(_short(line2, 34))}'
+            f'stroke="{stroke}"/><text x="{x + 6}" y="{y + 17}">{esc(_short(line1, 34))}'
+            f'</text><text x="{x + 6}" y="{y + 33}" fill="#57606a">{esc(_short(line2, 34))}'
             "</text></g>")

@@ -14,9 +14,15 @@ from compile_lens.views._assets import read_asset
 from compile_lens.views._html import content_id, esc
 
 # No network: only inline styles/scripts and data: URLs may load (plotly.js is embedded inline).
+# No navigation away where CSP can say so: no form posts, no <base> rewrite, no frames, plugins
+# or workers. Browsers offer no CSP for link clicks (``navigate-to`` was dropped), so the page's
+# script stops those (report.js); the trace's own strings never become links (escaped for HTML
+# and for plotly's pseudo-HTML).
 _CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
-    "img-src data:; font-src data:; connect-src 'none'"
+    "img-src data:; font-src data:; connect-src 'none'; form-action 'none'; base-uri 'none'; "
+    "frame-src 'none'; object-src 'none'; worker-src 'none'; media-src 'none'; "
+    "manifest-src 'none'"
 )
 
 

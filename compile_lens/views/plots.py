@@ -5,10 +5,16 @@ Stage 4: stdlib only. Each ``*_figure`` returns a plain plotly figure *spec* (``
 import time: the report embeds plotly.js once and calls ``Plotly.newPlot`` on the spec
 (``figure_html``, deterministic ids), the explorer hands the spec to the notebook's plotly
 renderer. ``to_figure(spec)`` gives a ``plotly.graph_objects.Figure`` for your own use.
+
+Plotly reads pseudo-HTML in every label (``<a href>`` becomes a live link, ``<b>`` bold), so
+every string from the trace goes through ``label`` (``<``, ``>``, ``&`` as entities, which plotly
+shows as the characters; control and bidi characters made visible). Big traces are summarised:
+at most ``REPORT.spans`` timeline bars and ``REPORT.categories`` pieces per axis, said in the title.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import math
 from collections import defaultdict
@@ -16,7 +22,9 @@ from typing import Any
 
 from compile_lens.errors import missing_dependency
 from compile_lens.model import TraceRecord
+from compile_lens.model.safe_text import html_visible
 from compile_lens.views._html import content_id
+from compile_lens.views._limits import REPORT
 
 Spec = dict[str, Any]
 
@@ -29,6 +37,15 @@ _LAYOUT: Spec = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "font": {"size"
                  "paper_bgcolor": "white", "plot_bgcolor": "white",
                  "xaxis": dict(_AXIS), "yaxis": dict(_AXIS)}
 CONFIG = {"displaylogo": False, "responsive": True}
+
+
+def label(text: Any) -> str:
+    """A string from the trace as plotly shows it literally: no markup, no links, no controls."""
+    return html.escape(html_visible(str(text)), quote=False)
+
+
+def _capped(title: str, shown: int, total: int, what: str) -> str:
+    return title if shown >= total else f"{title} (first {shown:,} of {total:,} {what})"
 
 
 def _layout(title: str, **kw: Any) -> Spec:
@@ -57,15 +74,15 @@ def _timeline_rows(record: TraceRecord) -> list[tuple[str, str, float, float, st
     """``(row, category, start, duration, hover)`` per span; compiles stand in when no spans."""
     if record.spans:
         rows = [
-            (TRACER_ROW if s.category == "tracer" else (s.submod or s.category),
-             s.category, s.start_s, max(s.end_s - s.start_s, 0.0), s.name)
-            for s in record.spans
+            (TRACER_ROW if s.category == "tracer" else label(s.submod or s.category),
+             label(s.category), s.start_s, max(s.end_s - s.start_s, 0.0), label(s.name))
+            for s in record.spans[: REPORT.spans]
         ]
     else:
         rows = [
-            (c.submod, "compile" if c.outcome == "compiled" else "load", c.start_s or 0.0,
-             c.seconds, f"{c.submod} [{c.size}] {c.outcome}")
-            for c in record.compiles
+            (label(c.submod), "compile" if c.outcome == "compiled" else "load", c.start_s or 0.0,
+             c.seconds, label(f"{c.submod} [{c.size}] {c.outcome}"))
+            for c in record.compiles[: REPORT.spans]
         ]
     overhead = record.run.tracer_overhead_s
     if overhead > 0 and not any(r[1] == "tracer" for r in rows):  # spread over the run: a total
@@ -90,8 +107,11 @@ def timeline_figure(record: TraceRecord) -> Spec:
         for cat, rows in sorted(by_cat.items())
     ]
     overhead = record.run.tracer_overhead_s
+    total = len(record.spans) or len(record.compiles)
+    title = _capped(f"Compile timeline (tracer's own time: {overhead:.3f} s)",
+                    min(total, REPORT.spans), total, "intervals")
     return {"data": traces, "layout": _layout(
-        f"Compile timeline (tracer's own time: {overhead:.3f} s)", barmode="overlay",
+        title, barmode="overlay",
         height=min(160 + 14 * len(order), 1400),
         xaxis={"title": {"text": "seconds since start"}},
         yaxis={"autorange": "reversed", "categoryorder": "array", "categoryarray": list(order)})}
@@ -99,7 +119,7 @@ def timeline_figure(record: TraceRecord) -> Spec:
 
 def _piece(record: TraceRecord, graph_id: str, submod: str) -> str:
     """A piece's axis label: ``submod_2``, or ``g1:submod_2`` when the trace has several graphs."""
-    return submod if len(record.graphs) <= 1 else f"{graph_id}:{submod}"
+    return label(submod if len(record.graphs) <= 1 else f"{graph_id}:{submod}")
 
 
 def _pass_matrix(record: TraceRecord) -> tuple[list[str], list[str], dict[tuple[str, str], float]]:
@@ -108,9 +128,12 @@ def _pass_matrix(record: TraceRecord) -> tuple[list[str], list[str], dict[tuple[
     cells: dict[tuple[str, str], float] = defaultdict(float)
     for p in record.passes:
         piece = _piece(record, p.graph_id, p.submod)
+        if piece not in pieces and len(pieces) >= REPORT.categories:
+            continue
         pieces.setdefault(piece, None)
-        names.setdefault(p.name, None)
-        cells[(piece, p.name)] += p.seconds
+        name = label(p.name)
+        names.setdefault(name, None)
+        cells[(piece, name)] += p.seconds
     return list(pieces), list(names), cells
 
 
@@ -131,6 +154,7 @@ def passes_bar_figure(record: TraceRecord) -> Spec:
     leaves = [n for n in names if n.startswith(FX_PASS_PREFIX)]
     title = ("FX pass time per piece (individual passes; phases nest, see the heat map)"
              if leaves else "Inductor pass time per piece")
+    title = _capped(title, len(pieces), _count_pieces(record, record.passes), "pieces")
     traces = [{"type": "bar", "name": n.removeprefix(FX_PASS_PREFIX), "x": pieces,
                "y": [round(cells.get((p, n), 0.0), 6) for p in pieces]} for n in leaves or names]
     return {"data": traces, "layout": _layout(
@@ -141,29 +165,32 @@ def passes_bar_figure(record: TraceRecord) -> Spec:
 def passes_heatmap_figure(record: TraceRecord) -> Spec:
     """Heat map piece by pass; colour on a log scale (phases span 1e-4 s to minutes)."""
     pieces, names, cells = _pass_matrix(record)
+    title = _capped("Pass and phase time: piece by pass (log colour)", len(pieces),
+                    _count_pieces(record, record.passes), "pieces")
     secs = [[round(cells.get((p, n), 0.0), 6) for p in pieces] for n in names]
     z = [[None if v <= 0 else round(math.log10(v), 4) for v in row] for row in secs]
     trace = {"type": "heatmap", "z": z, "x": pieces, "y": names, "customdata": secs,
              "colorscale": BLUES, "colorbar": {"title": {"text": "log10 s"}},
              "hovertemplate": "%{y} on %{x}: %{customdata:.4f} s<extra></extra>"}
     return {"data": [trace], "layout": _layout(
-        "Pass and phase time: piece by pass (log colour)",
-        height=max(260, 16 * len(names) + 120), yaxis={"autorange": "reversed"})}
+        title, height=min(max(260, 16 * len(names) + 120), 4000),
+        yaxis={"autorange": "reversed"})}
 
 
 def captures_figure(record: TraceRecord, metric: str = "seconds") -> Spec:
     """Heat map capture size by piece of ``seconds`` or ``memory_bytes``."""
-    pieces = list(dict.fromkeys(_piece(record, c.graph_id, c.submod) for c in record.captures))
+    pieces = list(dict.fromkeys(_piece(record, c.graph_id, c.submod)
+                                for c in record.captures))[: REPORT.categories]
     sizes = sorted({c.size for c in record.captures})
     cells = {(c.size, _piece(record, c.graph_id, c.submod)): getattr(c, metric)
              for c in record.captures}
     z = [[cells.get((s, p)) for p in pieces] for s in sizes]
-    label = "MiB" if metric == "memory_bytes" else "s"
+    unit = "MiB" if metric == "memory_bytes" else "s"
     if metric == "memory_bytes":
         z = [[None if v is None else round(v / 2**20, 4) for v in row] for row in z]
     trace = {"type": "heatmap", "z": z, "x": pieces, "y": [str(s) for s in sizes],
-             "colorscale": ORANGES, "colorbar": {"title": {"text": label}},
-             "hovertemplate": f"size %{{y}}, %{{x}}: %{{z}} {label}<extra></extra>"}
+             "colorscale": ORANGES, "colorbar": {"title": {"text": unit}},
+             "hovertemplate": f"size %{{y}}, %{{x}}: %{{z}} {unit}<extra></extra>"}
     return {"data": [trace], "layout": _layout(
         f"CUDA-graph captures: {metric} (size by piece)", height=max(260, 10 * len(sizes) + 140),
         yaxis={"title": {"text": "capture size"}, "type": "category"})}
@@ -175,13 +202,21 @@ def lowering_figure(record: TraceRecord) -> Spec:
     pieces: dict[str, None] = {}
     for low in record.lowerings:
         piece = _piece(record, low.graph_id, low.submod)
+        if piece not in pieces and len(pieces) >= REPORT.categories:
+            continue
         pieces.setdefault(piece, None)
-        counts[(low.kind, piece)] += 1
+        counts[(label(low.kind), piece)] += 1
     kinds = sorted({k for k, _ in counts})
     traces = [{"type": "bar", "name": k, "x": list(pieces),
                "y": [counts.get((k, p), 0) for p in pieces]} for k in kinds]
-    return {"data": traces, "layout": _layout("Lowering per piece", barmode="stack", height=360,
+    title = _capped("Lowering per piece", len(pieces), _count_pieces(record, record.lowerings),
+                    "pieces")
+    return {"data": traces, "layout": _layout(title, barmode="stack", height=360,
                                               yaxis={"title": {"text": "count"}})}
+
+
+def _count_pieces(record: TraceRecord, items: Any) -> int:
+    return len({(x.graph_id, x.submod) for x in items})
 
 
 def spec_json(spec: Spec) -> str:

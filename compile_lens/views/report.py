@@ -13,10 +13,13 @@ from typing import Any
 
 from compile_lens.errors import CompileLensError
 from compile_lens.model import TraceRecord
+from compile_lens.model.safe_text import one_line, visible
 from compile_lens.record.open import read_any
 from compile_lens.views import plots, sections
 from compile_lens.views._assets import plotly_js
-from compile_lens.views._html import code_block, esc, fold, hint
+from compile_lens.views._html import code_block, esc, fold, hint, table
+from compile_lens.views._limits import REPORT, Limits
+from compile_lens.views._redact import shown as _shown
 from compile_lens.views.page import render_page
 from compile_lens.views.ranks_view import rank_section
 
@@ -29,36 +32,59 @@ def _record(trace: Any) -> TraceRecord:
     return record
 
 
-def graph_section(record: TraceRecord, *, use_dot: bool = True, pieces: bool = True) -> str:
+def graph_section(record: TraceRecord, *, use_dot: bool = True, pieces: bool = True,
+                  limits: Limits = REPORT) -> str:
     """Per Dynamo graph: the split graph (click a piece), piece panels, code and bytecode.
 
     Args:
         record: the trace.
         use_dot: draw with Graphviz when installed.
         pieces: add the piece selector and per-piece panels (needs the page's script).
+        limits: how many graphs are drawn and panels built; the rest are listed in a table.
     """
     if not record.graphs:
         return hint("no Dynamo graph was recorded")
-    return "".join(_one_graph(record, g, use_dot=use_dot, pieces=pieces) for g in record.graphs)
+    drawn = record.graphs[: limits.graphs]
+    panels = [limits.panels if pieces else 0]
+    out = "".join(_one_graph(record, g, use_dot=use_dot, panels=panels, limits=limits)
+                  for g in drawn)
+    rest = record.graphs[limits.graphs:]
+    if rest:
+        out += hint(f"{len(rest)} more graph(s), not drawn (the page shows the first "
+                    f"{limits.graphs}); they are in the saved trace and in Trace.graphs")
+        out += table(["graph", "compile id", "name", "nodes"],
+                     [(g.id, g.compile_id, g.name, len(g.nodes)) for g in rest[: limits.rows]])
+    return out
 
 
-def _one_graph(record: TraceRecord, graph: Any, *, use_dot: bool, pieces: bool) -> str:
+def _one_graph(record: TraceRecord, graph: Any, *, use_dot: bool, panels: list[int],
+               limits: Limits) -> str:
     from compile_lens.views.graph_render import render_svg
     from compile_lens.views.graphs import split_drawing
 
     drawing = split_drawing(record, graph)
-    svg, why = render_svg(drawing, use_dot=use_dot)
-    shown = next((p.submod for p in drawing.pieces if not p.is_split_op), None)
+    if len(drawing.pieces) > limits.drawn_pieces:
+        svg, why = "", (f"{len(drawing.pieces)} pieces are too many to draw here "
+                        f"(limit {limits.drawn_pieces}); the pieces table lists them")
+    else:
+        svg, why = render_svg(drawing, use_dot=use_dot)
+    pieces = panels[0] > 0
+    with_panel = drawing.pieces[: panels[0]]
+    panels[0] -= len(with_panel)
+    first = next((p.submod for p in with_panel if not p.is_split_op), None)
     options = "".join(
-        f'<option value="{esc(p.submod)}"{" selected" if p.submod == shown else ""}>'
+        f'<option value="{esc(p.submod)}"{" selected" if p.submod == first else ""}>'
         f"{esc(sections.piece_label(p))}</option>"
-        for p in drawing.pieces
+        for p in with_panel
     )
     details = "".join(
-        sections.piece_detail(record, graph, p, shown=p.submod == shown,
-                              members=drawing.members.get(p.submod, []))
-        for p in drawing.pieces
+        sections.piece_detail(record, graph, p, shown=p.submod == first,
+                              members=drawing.members.get(p.submod, []), limits=limits)
+        for p in with_panel
     ) if pieces else ""
+    if pieces and len(with_panel) < len(drawing.pieces):
+        details += hint(f"panels for the first {len(with_panel)} of {len(drawing.pieces)} pieces; "
+                        "the rest are in the pieces table and the saved trace")
     picker = f'<p><select class="cl-piece-select" aria-label="piece">{options}</select></p>'
     how = "Click a piece or pick it beside the graph." if pieces else ""
     scope = "node level" if drawing.node_level else f"one box per piece ({len(graph.nodes)} nodes)"
@@ -75,9 +101,10 @@ def _one_graph(record: TraceRecord, graph: Any, *, use_dot: bool, pieces: bool) 
            if pieces else "")
         + (f'<div class="cl-graph-row"><div class="cl-graph">{svg}</div><div>{picker}{details}'
            "</div></div>" if pieces else f'<div class="cl-graph">{svg}</div>')
-        + code_block(graph.code or "(no code recorded)", summary="Dynamo graph code")
+        + code_block(graph.code or "(no code recorded)", summary="Dynamo graph code",
+                     limit=limits.code)
         + code_block(graph.bytecode_source or f"(not available: {graph.bytecode_note or 'n/a'})",
-                     summary="transformed bytecode, decompiled by depyf")
+                     summary="transformed bytecode, decompiled by depyf", limit=limits.code)
     )
 
 
@@ -85,12 +112,15 @@ def _plot(fig_fn: Any, record: TraceRecord, name: str, *args: Any) -> str:
     return f'<div class="cl-plot">{plots.figure_html(fig_fn(record, *args), name)}</div>'
 
 
-def build_sections(record: TraceRecord, *, redact: bool = True,
-                   use_dot: bool = True) -> list[tuple[str, str]]:
-    """The report's sections, in the explorer's tab order."""
-    out = [("Overview", sections.overview(record) + _plot(plots.timeline_figure, record, "tl")),
-           ("Graph", graph_section(record, use_dot=use_dot)),
-           ("Pieces & keys", sections.pieces_and_keys(record, redact=redact))]
+def build_sections(record: TraceRecord, *, redact: bool = True, use_dot: bool = True,
+                   limits: Limits = REPORT) -> list[tuple[str, str]]:
+    """The report's sections, in the explorer's tab order (of a redacted copy unless ``redact``
+    is false; long parts cut at ``limits``)."""
+    record = _shown(record, redact)
+    out = [("Overview", sections.overview(record, limits)
+            + _plot(plots.timeline_figure, record, "tl")),
+           ("Graph", graph_section(record, use_dot=use_dot, limits=limits)),
+           ("Pieces & keys", sections.pieces_and_keys(record, limits))]
     if record.passes:
         out.append(("Passes", _plot(plots.passes_bar_figure, record, "pb")
                     + _plot(plots.passes_heatmap_figure, record, "ph")
@@ -99,7 +129,7 @@ def build_sections(record: TraceRecord, *, redact: bool = True,
         out.append(("Passes", hint("no pass timings recorded")))
     if record.lowerings:
         out.append(("Lowering", _plot(plots.lowering_figure, record, "lw")
-                    + sections.lowering_table(record)))
+                    + sections.lowering_table(record, limits)))
     else:
         out.append(("Lowering", hint("no lowering choices recorded")))
     if record.captures:
@@ -108,7 +138,7 @@ def build_sections(record: TraceRecord, *, redact: bool = True,
                     + sections.capture_table(record)))
     else:
         out.append(("CUDA graphs", hint("no CUDA-graph captures in this trace")))
-    out.append(("Factors", sections.factors(record, redact=redact)))
+    out.append(("Factors", sections.factors(record, limits, redacted=redact)))
     ranks_html, diverged = rank_section(record)
     if ranks_html:  # divergence first; ranks that agree after the overview
         out.insert(0 if diverged else 1, ("Ranks", ranks_html))
@@ -122,7 +152,8 @@ def render(trace_record: Any, *, title: str | None = None, redact: bool = True,
     Args:
         trace_record: a ``TraceRecord`` or a ``compile_lens.Trace``.
         title: page title (default: ``compile_lens report``).
-        redact: replace secret-looking env values and tokens with ``<redacted>``.
+        redact: replace secrets (env values, their config copies, token-shaped strings in any
+            field) with keyed fingerprints (docs/security.md); ``False`` shows them.
         use_dot: draw graphs with Graphviz when installed (``False`` forces the plain layout).
 
     Returns:
@@ -150,21 +181,26 @@ def write_html(record: Any, path: str | Path | None = None, **kwargs: Any) -> st
 def cli_report(trace_path: str | Path, out_path: str | Path, strict: bool = False) -> int:
     """Body of ``compile-lens report TRACE.json -o report.html``; returns the exit code.
 
-    Exit codes: 0 written; 2 the trace could not be read (message on stderr); 1 with ``strict``
-    when the trace holds instrumentation issues or fields this version does not know (the report
-    is still written).
+    Exit codes: 0 written; 2 the trace could not be read or the report not written (one line on
+    stderr); 1 with ``strict`` when the trace holds instrumentation issues or fields this
+    version does not know (the report is still written).
     """
     try:
         record = read_any(trace_path)  # a saved trace, a TORCH_TRACE log or a directory of logs
     except CompileLensError as exc:
-        print(f"compile-lens report: {exc}", file=sys.stderr)
+        print(f"compile-lens report: {one_line(exc)}", file=sys.stderr)
         return 2
-    write_html(record, out_path)
-    print(f"wrote {out_path}")
+    try:
+        write_html(record, out_path)
+    except OSError as exc:
+        print(f"compile-lens report: {visible(str(out_path))}: cannot write the report "
+              f"({exc.strerror or exc})", file=sys.stderr)
+        return 2
+    print(f"wrote {visible(str(out_path))}")
     problems = _strict_problems(record)
     if strict and problems:
         for line in problems:
-            print(f"compile-lens report --strict: {line}", file=sys.stderr)
+            print(f"compile-lens report --strict: {one_line(line)}", file=sys.stderr)
         return 1
     return 0
 

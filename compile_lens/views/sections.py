@@ -2,7 +2,9 @@
 
 Stage 4. Every function takes a ``TraceRecord`` and returns safe HTML built with
 ``views._html`` (all user text escaped). ``views.report`` assembles them into one page;
-``views.widgets`` reuses them inside ipywidgets. Plots come from ``views.plots``.
+``views.widgets`` reuses them inside ipywidgets. Plots come from ``views.plots``. Callers pass a
+record already redacted (``views._redact.shown``); repeated parts stop at ``views._limits`` caps
+with a note saying how much more the saved trace holds.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 from compile_lens.analysis.summary import Summary, summarize
 from compile_lens.model import DynamoGraph, Piece, TraceRecord
+from compile_lens.model.redaction import redact_dump
 from compile_lens.views import tables
 from compile_lens.views._html import (
     badge,
@@ -23,7 +26,7 @@ from compile_lens.views._html import (
     hint,
     table,
 )
-from compile_lens.views._redact import redact_env, redact_text
+from compile_lens.views._limits import REPORT, Limits, cut_rows, cut_text
 
 NODE_COLS = ["name", "op", "target", "shape", "dtype", "dynamic_dims", "module_path"]
 
@@ -44,7 +47,7 @@ def headline_cards(s: Summary) -> str:
     ])
 
 
-def overview(record: TraceRecord) -> str:
+def overview(record: TraceRecord, limits: Limits = REPORT) -> str:
     """Headline, run info, notes and instrumentation issues (the timeline plot is added apart)."""
     r = record.run
     info = [("torch", r.torch_version), ("triton", r.triton_version), ("python", r.python_version),
@@ -57,10 +60,13 @@ def overview(record: TraceRecord) -> str:
     if r.overhead_breakdown:
         rows = sorted(r.overhead_breakdown.items())
         parts.append(fold("tracer overhead breakdown", table(["part", "seconds"], rows)))
-    parts += [hint(f"note: {n}") for n in r.notes]
+    notes, cut = cut_rows(r.notes, limits.notes, "notes")
+    parts += [hint(f"note: {cut_text(n, 2000)}") for n in notes] + ([hint(cut)] if cut else [])
     if record.issues:
-        rows = [(i.hook, i.error_type, i.message, i.count) for i in record.issues]
+        issues, cut = cut_rows(record.issues, limits.notes, "instrumentation issues")
+        rows = [(i.hook, i.error_type, cut_text(i.message, 2000), i.count) for i in issues]
         parts.append("<h3>Instrumentation issues (the compile went on)</h3>"
+                     + (hint(cut) if cut else "")
                      + table(["hook", "error", "message", "count"], rows))
     return "".join(parts)
 
@@ -85,7 +91,7 @@ def _key_link(key: str | None) -> str:
 
 
 def piece_detail(record: TraceRecord, graph: DynamoGraph, p: Piece, *, shown: bool,
-                 members: list[str] | None = None) -> str:
+                 members: list[str] | None = None, limits: Limits = REPORT) -> str:
     """One piece's panel: its compiles (keys, outcome), its code, its nodes.
 
     Args:
@@ -94,6 +100,7 @@ def piece_detail(record: TraceRecord, graph: DynamoGraph, p: Piece, *, shown: bo
         p: the piece.
         shown: whether the panel starts visible (the others show on selection).
         members: the piece's node names, when the caller already computed them.
+        limits: caps on the code and node rows shown.
     """
     compiles = [c for c in record.compiles if c.graph_id == p.graph_id and c.submod == p.submod]
     rows = "".join(
@@ -107,11 +114,15 @@ def piece_detail(record: TraceRecord, graph: DynamoGraph, p: Piece, *, shown: bo
     comp = (f'<table class="cl-table"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
             if compiles else hint("split op: runs eagerly between compiled pieces, no compile"))
     names = set(members if members is not None else _members(graph, p))
-    nodes = [[_cell(getattr(n, c)) for c in NODE_COLS] for n in graph.nodes if n.name in names]
+    nodes = [n for n in graph.nodes if n.name in names]
+    shown_nodes, cut = cut_rows(nodes, limits.piece_nodes, "nodes")
+    rows = [[_cell(getattr(n, c)) for c in NODE_COLS] for n in shown_nodes]
     cls = "cl-piece-detail cl-shown" if shown else "cl-piece-detail"
+    code = code_block(p.code or "(no code recorded)", summary="code", open_=True,
+                      limit=limits.piece_code)
+    nodes_html = (hint(cut) if cut else "") + table(NODE_COLS, rows)
     return (f'<div class="{cls}" data-piece="{esc(p.submod)}"><h3>{esc(piece_label(p))}</h3>'
-            f"{comp}{code_block(p.code or '(no code recorded)', summary='code', open_=True)}"
-            f"{fold(f'{len(nodes)} nodes', table(NODE_COLS, nodes))}</div>")
+            f"{comp}{code}{fold(f'{len(nodes)} nodes', nodes_html)}</div>")
 
 
 def _cell(v: Any) -> Any:
@@ -137,49 +148,65 @@ def cross_check_status(record: TraceRecord) -> str:
                 f"{s.keys_unchecked} unchecked (deduplicated or loaded compiles have one key)")
 
 
-def mismatches(record: TraceRecord) -> str:
+def mismatches(record: TraceRecord, limits: Limits = REPORT) -> str:
     """One folded block per compile whose legacy and standalone keys differ (first one open)."""
-    bad = [c for c in record.compiles if c.key_match is False]
-    return "".join(fold(f"key mismatch: {c.submod} [{c.size}]", mismatch_block(record, c),
-                        open_=i == 0) for i, c in enumerate(bad))
+    bad, cut = cut_rows([c for c in record.compiles if c.key_match is False], limits.mismatches,
+                        "key mismatches")
+    return "".join(fold(f"key mismatch: {c.submod} [{c.size}]",
+                        mismatch_block(record, c, limits), open_=i == 0)
+                   for i, c in enumerate(bad)) + (hint(cut) if cut else "")
 
 
-def key_blocks(record: TraceRecord, *, redact: bool = True) -> str:
-    """The factor lines of every distinct key, folded, each with an anchor the tables link to."""
+def key_blocks(record: TraceRecord, limits: Limits = REPORT) -> str:
+    """The factor lines of every distinct key, folded, each with an anchor the tables link to.
+
+    Keys used by the most compiles come first when there are more than ``limits.key_blocks``.
+    """
     uses = Counter(k for c in record.compiles for k in {c.legacy_key, c.standalone_key} if k)
+    keys = sorted(record.key_lines)
+    if len(keys) > limits.key_blocks:
+        keys = sorted(sorted(keys, key=lambda k: -uses.get(k, 0))[: limits.key_blocks])
     blocks = "".join(
         f'<div id="{key_anchor(k)}">'
-        + fold(f"{k}: used by {uses.get(k, 0)} compile(s), {len(lines)} factor lines",
-               code_block("\n".join(redact_text(x) if redact else x for x in lines)))
+        + fold(f"{k}: used by {uses.get(k, 0)} compile(s), {len(record.key_lines[k])} factor lines",
+               code_block("\n".join(record.key_lines[k]), limit=limits.key_chars))
         + "</div>"
-        for k, lines in sorted(record.key_lines.items())
+        for k in keys
     )
-    return ("<h3>Cache-key factor lines (one block per distinct key)</h3>"
+    _, cut = cut_rows(record.key_lines, limits.key_blocks, "keys' factor lines")
+    return ("<h3>Cache-key factor lines (one block per distinct key)</h3>" + (hint(cut) if cut else "")
             + (blocks or hint("no factor lines recorded")))
 
 
-def pieces_and_keys(record: TraceRecord, *, redact: bool = True) -> str:
+def pieces_and_keys(record: TraceRecord, limits: Limits = REPORT) -> str:
     """The pieces table (sortable, filterable), the cross-check status and the key factor lines."""
-    rows = tables.pieces_rows(record)
+    all_rows = tables.pieces_rows(record)
+    rows, cut = cut_rows(all_rows, limits.rows, "piece rows")
     cols = tables.PIECE_COLUMNS
-    tid = content_id("tbl", "pieces", len(rows))
+    tid = content_id("tbl", "pieces", len(all_rows))
     keys = [i for i, c in enumerate(cols) if c.endswith("_key")]
     body = table(cols, ([r.get(c) for c in cols] for r in rows), table_id=tid, filterable=True,
                  scroll=True, short=keys)
-    return (cross_check_status(record) + body
-            + mismatches(record) + key_blocks(record, redact=redact))
+    return (cross_check_status(record) + (hint(cut) if cut else "") + body
+            + mismatches(record, limits) + key_blocks(record, limits))
 
 
-def mismatch_block(record: TraceRecord, c: Any) -> str:
-    """Why a piece's two keys differ: the factor lines found in one key only."""
+def mismatch_block(record: TraceRecord, c: Any, limits: Limits = REPORT) -> str:
+    """Why a piece's two keys differ: the factor lines found in one key only.
+
+    Each key's lines are turned into a set once, so the block is linear in the number of lines
+    (a key can carry tens of thousands).
+    """
     legacy = record.key_lines.get(c.legacy_key or "", [])
     standalone = record.key_lines.get(c.standalone_key or "", [])
-    only_l = [x for x in legacy if x not in set(standalone)]
-    only_s = [x for x in standalone if x not in set(legacy)]
+    in_legacy, in_standalone = set(legacy), set(standalone)
+    only_l = [x for x in legacy if x not in in_standalone]
+    only_s = [x for x in standalone if x not in in_legacy]
     body = (code_block("\n".join(only_l) or "(none recorded)", summary="only in the legacy key",
-                       open_=True)
+                       open_=True, limit=limits.key_chars)
             + code_block("\n".join(only_s) or "(none recorded)",
-                         summary="only in the standalone key", open_=True))
+                         summary="only in the standalone key", open_=True,
+                         limit=limits.key_chars))
     return f"<p>{badge('MISMATCH', 'bad')} {esc(c.submod)} [{esc(c.size)}]</p>{body}"
 
 
@@ -199,7 +226,7 @@ def pass_table(record: TraceRecord) -> str:
                  table_id=content_id("tbl", "passes"), filterable=True)
 
 
-def lowering_table(record: TraceRecord) -> str:
+def lowering_table(record: TraceRecord, limits: Limits = REPORT) -> str:
     """Counts of kernels / extern calls / fallbacks per piece, then every lowering (folded)."""
     counts: Counter[tuple[str, str, str]] = Counter(
         (low.graph_id, low.submod, low.kind) for low in record.lowerings)
@@ -208,8 +235,10 @@ def lowering_table(record: TraceRecord) -> str:
     rows = [[g, s] + [counts.get((g, s, k), 0) for k in kinds] for g, s in pieces]
     summary = table(["graph", "piece", *kinds], rows)
     cols = tables.LOWERING_COLUMNS
-    full = table(cols, ([r[c] for c in cols] for r in tables.lowerings_rows(record)),
-                 table_id=content_id("tbl", "lowerings"), filterable=True, scroll=True)
+    shown, cut = cut_rows(tables.lowerings_rows(record), limits.rows, "lowerings")
+    full = (hint(cut) if cut else "") + table(
+        cols, ([r[c] for c in cols] for r in shown), table_id=content_id("tbl", "lowerings"),
+        filterable=True, scroll=True)
     return summary + fold(f"all {len(record.lowerings)} lowerings", full)
 
 
@@ -227,12 +256,13 @@ def capture_table(record: TraceRecord) -> str:
 
 
 def factor_rows(record: TraceRecord, *, redact: bool = True) -> list[tuple[str, str, str]]:
-    """``(layer, name, value)`` rows of the factor dump, env values redacted."""
+    """``(layer, name, value)`` rows of the factor dump, secrets redacted unless ``redact`` is
+    false (redacting an already redacted dump changes nothing)."""
     f = record.factors
     if f is None:
         return []
-    env = redact_env(f.env) if redact else dict(sorted(f.env.items()))
-    rows = [("env", k, v) for k, v in env.items()]
+    f = redact_dump(f) if redact else f
+    rows = [("env", k, v) for k, v in sorted(f.env.items())]
     for module, values in sorted(f.config.items()):
         rows += [(f"config.{module}", k, repr(v)) for k, v in sorted(values.items())]
     for layer, values in (("code", f.code), ("system", f.system), ("hashes", f.hashes)):
@@ -240,13 +270,16 @@ def factor_rows(record: TraceRecord, *, redact: bool = True) -> list[tuple[str, 
     return rows
 
 
-def factors(record: TraceRecord, *, redact: bool = True) -> str:
+def factors(record: TraceRecord, limits: Limits = REPORT, *, redacted: bool = True) -> str:
     """The factor dump as one searchable table."""
-    rows = factor_rows(record, redact=redact)
-    if not rows:
+    all_rows = factor_rows(record, redact=redacted)
+    if not all_rows:
         return hint("no factor dump in this trace")
+    rows, cut = cut_rows(all_rows, limits.rows, "factors")
     src = record.factors.source if record.factors else ""
-    note = hint(f"source: {src}; {len(rows)} factors"
-                + ("; secret-looking env values redacted" if redact else ""))
-    return note + table(["layer", "name", "value"], rows, table_id=content_id("tbl", "factors"),
-                        filterable=True, scroll=True)
+    note = hint(f"source: {src}; {len(all_rows)} factors"
+                + ("; secrets redacted (keyed fingerprints, see docs/security.md)"
+                   if redacted else "; NOT redacted"))
+    return note + (hint(cut) if cut else "") + table(
+        ["layer", "name", "value"], rows, table_id=content_id("tbl", "factors"), filterable=True,
+        scroll=True)

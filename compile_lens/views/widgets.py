@@ -3,7 +3,8 @@
 Stage 4: ipywidgets and plotly are imported inside functions only. One ``Tab`` per view (Overview,
 Graph, Pieces & keys, Passes, Lowering, CUDA graphs, Factors), built lazily: only the Overview is
 rendered up front, each other tab the first time it is selected, so a big trace opens fast. The
-HTML inside each tab is the report's (``views.sections``), so the explorer and the report agree.
+HTML inside each tab is the report's (``views.sections``), so the explorer and the report agree;
+like the report it shows a redacted copy of the trace.
 """
 
 from __future__ import annotations
@@ -125,8 +126,10 @@ def explorer(record: Any, *, lazy: bool = True) -> Any:
     Returns:
         An ``ipywidgets.Tab`` whose tabs mirror the report's sections.
     """
+    from compile_lens.views._redact import redact_record
+
     w = _widgets()
-    record = getattr(record, "record", record)
+    record = redact_record(getattr(record, "record", record))  # a notebook is shared with outputs
     builders = _builders()
     placeholders = [w.HTML(value=styled(hint("loading…"))) for _ in TABS]
     tab = w.Tab(children=placeholders)

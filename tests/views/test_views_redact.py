@@ -23,9 +23,11 @@ def test_redact_env_masks_names_and_token_values_keeps_fingerprints() -> None:
     env = {"HF_TOKEN": "hf_abcdefghijkl", "OMP_NUM_THREADS": "2",
            "SOME_URL_PARAM": "sk-" + "a" * 20, "API_KEY": "<redacted sha256:1234abcd>"}
     out = redact_env(env)
-    assert out["HF_TOKEN"] == REDACTED
+    assert out["HF_TOKEN"].startswith(REDACTED[:-1] + " hmac:"), "a keyed fingerprint"
+    assert out["HF_TOKEN"] != redact_env({"HF_TOKEN": "hf_otherotherother"})["HF_TOKEN"]
     assert out["OMP_NUM_THREADS"] == "2"
-    assert out["SOME_URL_PARAM"] == REDACTED
+    assert "aaaa" not in out["SOME_URL_PARAM"]
+    assert out["SOME_URL_PARAM"].startswith(REDACTED[:-1])
     assert out["API_KEY"] == "<redacted sha256:1234abcd>", "already-redacted values stay as is"
     assert list(out) == sorted(env)
 
