@@ -105,6 +105,27 @@ def test_absent_file_is_a_plain_miss(tmp_path):
     assert ArtifactCache(tmp_path).load(KEY).note == ""
 
 
+class _Saves:
+    """Writes given bytes where ``CompiledArtifact.save`` would write its file."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def save(self, *, path: str, format: str) -> None:
+        Path(path).write_bytes(self.data)
+
+
+def test_store_never_puts_in_place_a_file_a_load_would_refuse(tmp_path):
+    """An artifact whose own AOTAutograd key is not the up-front key is not saved under it."""
+    cache = ArtifactCache(tmp_path)
+    other = "a" + "c" * 51
+    with pytest.raises(ArtifactFileError, match="a load would refuse it"):
+        cache.store(KEY, _Saves(_framed(b"CacheCompiledArtifact", _torch_key(), other, b"x")))
+    assert not list(tmp_path.iterdir()), "nothing under the key, no temporary file left"
+    path = cache.store(KEY, _Saves(_framed(b"CacheCompiledArtifact", _torch_key(), KEY, b"x")))
+    assert stored_key(path.read_bytes()) == KEY
+
+
 def test_key_check_holds_under_python_O(tmp_path):
     """``python -O`` strips ``assert``: the checks must not be asserts (torch's own loader's are)."""
     other = "a" + "c" * 51

@@ -62,10 +62,14 @@ def stored_key(data: bytes) -> str:
     if not data:
         msg = "the file is empty"
         raise ArtifactFileError(msg)
-    from torch._inductor.codecache import torch_key
-    from torch.utils._appending_byte_serializer import BytesReader
+    try:
+        from torch._inductor.codecache import torch_key
+        from torch.utils._appending_byte_serializer import BytesReader
 
-    ours = torch_key()
+        ours = torch_key()
+    except Exception as exc:  # a torch without these: nothing can be checked, so nothing loads
+        msg = f"cannot be checked on this torch ({type(exc).__name__}: {exc})"
+        raise ArtifactFileError(msg) from None
     try:
         reader = BytesReader(data)
         first = reader.read_bytes()
@@ -156,7 +160,11 @@ class ArtifactCache:
         os.close(fd)
         try:
             artifact.save(path=tmp, format="binary")
-            verify(Path(tmp).read_bytes(), key)
+            try:
+                verify(Path(tmp).read_bytes(), key)
+            except ArtifactFileError as exc:
+                msg = f"a load would refuse it: {exc} (not the up-front key {key})"
+                raise ArtifactFileError(msg) from None
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):
