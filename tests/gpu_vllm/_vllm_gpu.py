@@ -55,9 +55,21 @@ class GpuRun:
         return compile_lens.load(self.out / "trace.json")
 
     def cache_files(self) -> list[str]:
-        """Every file vLLM and Inductor wrote under the vLLM cache root, relative paths."""
+        """Every file vLLM and Inductor wrote under the vLLM cache root, relative paths.
+
+        An AOTAutograd cache entry is named by its key, then by a hash of the entry's bytes,
+        which hold compile timings: the key is what a cache lookup compares, so the path is cut
+        after it (``…/aotautograd/<key>``).
+        """
         root = self.cache_root / "torch_compile_cache"
-        return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+        out = set()
+        for path in root.rglob("*"):
+            if path.is_file():
+                parts = path.relative_to(root).parts
+                if "aotautograd" in parts:
+                    parts = parts[:parts.index("aotautograd") + 2]
+                out.add("/".join(parts))
+        return sorted(out)
 
 
 def run_llm(out: Path, cache_root: Path, *args: str) -> GpuRun:

@@ -147,7 +147,39 @@ def install(strict: bool) -> Callable[[], None]:
         stack.close()  # a strict failure must not leave vLLM patched
         raise
     _INSTALL.update(depth=1, pid=os.getpid(), stack=stack)
+    if not _FORK_HOOK:
+        os.register_at_fork(after_in_child=_after_fork_in_child)
+        _FORK_HOOK.append(True)
     return _release
+
+
+_FORK_HOOK: list[bool] = []
+SESSION_DIR_ENV = "COMPILE_LENS_SESSION_DIR"
+
+
+def _after_fork_in_child() -> None:
+    """Record a process forked while the observers are installed (vLLM's EngineCore, workers).
+
+    vLLM loads its plugins once per interpreter: a forked EngineCore inherits "plugins loaded"
+    and never calls our ``vllm.general_plugins`` entry point, so a fork of a traced process
+    starts recording here instead (the patches came along with the fork). Outside a trace this
+    does nothing; ``subprocess`` children (fork + exec) never run fork hooks.
+    """
+    if not _INSTALL["depth"] or _INSTALL.get("pid") == os.getpid():
+        return
+    directory = os.environ.get(SESSION_DIR_ENV)
+    if not directory or not os.path.isdir(directory):
+        return
+    try:
+        from compile_lens.instrument.vllm import process
+
+        process.start(directory)
+    except Exception as exc:  # a fork hook must never stop vLLM's process from starting
+        import warnings
+
+        warnings.warn(f"compile_lens: could not trace this forked process "
+                      f"({type(exc).__name__}: {exc}); it runs untraced", RuntimeWarning,
+                      stacklevel=2)
 
 
 def install_worker_hooks() -> None:

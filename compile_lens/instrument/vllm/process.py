@@ -46,6 +46,9 @@ def _write_meta() -> None:
     meta, directory = _PROC.get("meta"), _PROC.get("dir")
     if not meta or not directory:
         return
+    # A forked child is named by multiprocessing only after the fork hook started recording.
+    meta["process_name"] = multiprocessing.current_process().name
+    meta["role"] = _role(meta["process_name"])
     path = Path(directory) / f"process-{meta['pid']}.json"
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(meta, sort_keys=True), encoding="utf-8")
@@ -160,6 +163,8 @@ def _watch_flush_requests(directory: str) -> None:
             continue
         _state.GUARD.run("vllm.flush", runtime.report_replays)
         _state.GUARD.run("vllm.flush", files.report_counters)
+        with _LOCK, contextlib.suppress(OSError):
+            _write_meta()
         answered = token
         with contextlib.suppress(OSError):
             _flushed_path(directory, os.getpid()).write_text(token, encoding="utf-8")
