@@ -147,3 +147,4 @@ def test_a_failed_piece_compile_closes_its_scope_and_is_counted(tmp_path):
     assert plain.legacy_key and plain.graph_id != failed.graph_id
     summary = t.summary()
     assert summary.outcomes[FAILED] == 1 and "1 failed" in str(summary)
+    assert list(t.pieces["outcome"]).count(FAILED) == 1, "the pieces table shows it too"
