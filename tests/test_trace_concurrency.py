@@ -49,28 +49,34 @@ def _untouched(aot_level: int, aot_filters: list) -> list[str]:
 
 
 def _race_once() -> tuple[list[str], list[object], list[BaseException]]:
-    """Two threads enter ``trace(cross_check=True)`` together; the one inside waits until the
-    other has tried, so the blocks overlap whatever the scheduling."""
+    """Two threads enter ``trace(cross_check=True)`` together; the one inside waits until both
+    have tried, so the blocks overlap whatever the scheduling."""
     start = threading.Barrier(2)
-    tried = threading.Semaphore(0)
+    tried = threading.Condition()
+    attempts = [0]
     refused: list[str] = []
     traces: list[object] = []
     errors: list[BaseException] = []
+
+    def attempted() -> None:
+        with tried:
+            attempts[0] += 1
+            tried.notify_all()
 
     def worker(n: int) -> None:
         try:
             start.wait()
             try:
                 with compile_lens.trace(cross_check=True, factors=False, bytecode=False) as t:
-                    tried.release()
-                    # Inside: wait for the other thread's attempt (refused, or a bug let it in).
-                    assert tried.acquire(timeout=60), "the other thread never tried"
+                    attempted()
+                    with tried:  # inside: wait for the other thread's attempt (refused, or a bug)
+                        assert tried.wait_for(lambda: attempts[0] == 2, timeout=60), "no attempt"
                     torch._dynamo.reset()
                     torch.compile(lambda x: torch.relu(x) + n, backend="eager")(torch.ones(3))
                 traces.append(t)
             except CompileLensError as exc:
                 refused.append(str(exc))
-                tried.release()
+                attempted()
         except BaseException as exc:  # reported by the test, never lost in the thread
             errors.append(exc)
 
