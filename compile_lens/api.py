@@ -14,6 +14,7 @@ from compile_lens.model import TraceRecord, trace_to_json
 if TYPE_CHECKING:
     import pandas as pd
 
+    from compile_lens.analysis.cross_check import CrossCheck
     from compile_lens.analysis.summary import Summary
 
 
@@ -115,7 +116,7 @@ class Trace:
 
         return divergence(self._record)
 
-    def cross_check(self) -> Any:
+    def cross_check(self) -> CrossCheck:
         """Legacy vs standalone key per piece compile, with the differing factor lines."""
         from compile_lens.analysis.cross_check import cross_check
 
@@ -133,11 +134,19 @@ class Trace:
         """The trace as a JSON string (what ``save`` writes)."""
         return trace_to_json(self._record)
 
-    def to_html(self, path: str | Path | None = None, **kwargs: Any) -> str:
-        """The one-file HTML report (offline, deterministic); also written to ``path`` if given."""
+    def to_html(self, path: str | Path | None = None, *, title: str | None = None,
+                redact: bool = True, use_dot: bool = True) -> str:
+        """The one-file HTML report (offline, deterministic); also written to ``path`` if given.
+
+        Args:
+            path: where to write it (nothing is written when ``None``).
+            title: the page title (default ``compile_lens report``).
+            redact: replace secret-looking values by keyed fingerprints (``False`` shows them).
+            use_dot: draw graphs with Graphviz when installed (``False``: the plain layout).
+        """
         from compile_lens.views.report import write_html
 
-        return write_html(self._record, path, **kwargs)
+        return write_html(self._record, path, title=title, redact=redact, use_dot=use_dot)
 
     def explorer(self) -> Any:
         """An ipywidgets explorer (tabs: overview, graph, pieces & keys, passes, lowering …)."""

@@ -18,6 +18,7 @@ from compile_lens.analysis.factor_diff import diff as diff_impl
 from compile_lens.backend.piecewise import PiecewiseBackend
 from compile_lens.instrument.factors import collect_factors
 from compile_lens.instrument.session import trace as trace_impl
+from compile_lens.views.report import render
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLIC = (compile_lens.trace, compile_lens.piecewise, compile_lens.diff, compile_lens.factors,
@@ -48,6 +49,8 @@ def test_the_signatures_match_what_they_forward_to():
     assert public.pop("splitting_ops")[1] is None
     impl.pop("splitting_ops")
     assert public == impl
+    assert _params(compile_lens.Trace.to_html, skip=("self", "path")) == _params(
+        render, skip=("trace_record",))
     assert inspect.signature(compile_lens.trace).return_annotation == "AbstractContextManager[Trace]"
     assert inspect.signature(compile_lens.diff).return_annotation == "Diff"
 
@@ -74,6 +77,7 @@ reveal_type(compile_lens.diff("a.json", t))
 reveal_type(compile_lens.factors(redact=False))
 reveal_type(compile_lens.piecewise(compile_sizes=[1, 4]))
 reveal_type(compile_lens.load("t.json").summary())
+reveal_type(t.cross_check())
 compile_lens.trace(cross_chek=True)
 """
 
@@ -91,6 +95,6 @@ def test_a_type_checker_sees_the_types_from_user_code(tmp_path: Path):
     revealed = [d["message"].split(" is ")[-1].strip('"') for d in found
                 if d["severity"] == "information"]
     assert revealed == ["Trace", "AbstractContextManager[Trace, bool | None]", "Diff", "FactorDump",
-                        "PiecewiseBackend", "Summary"]
+                        "PiecewiseBackend", "Summary", "CrossCheck"]
     errors = [(d["range"]["start"]["line"] + 1, d["message"]) for d in found if d["severity"] == "error"]
-    assert errors == [(12, 'No parameter named "cross_chek"')]
+    assert errors == [(13, 'No parameter named "cross_chek"')]
