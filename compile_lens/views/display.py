@@ -44,12 +44,13 @@ def _head(df: Any, what: str, max_rows: int) -> str:
 
 def trace_sections(record: TraceRecord, max_rows: int = MAX_ROWS) -> list[tuple[str, str]]:
     """The overview's blocks: headline, graph, pieces, passes, lowering, captures, factors."""
-    from compile_lens.views import report, sections, tables
+    from compile_lens.views import report, sections, tables, why_view
 
     limits = NOTEBOOK
     out = [("Overview", sections.overview(record, limits)
             + hint("t.explorer() opens the interactive explorer (plots, piece browser); "
                    "t.to_html('report.html') writes the one-file report."))]
+    out.append(("Compiles", why_view.ledger_section(record, limits)))
     out.append(("Graph", report.graph_section(record, pieces=False, limits=limits)))
     out.append(("Pieces & keys", _head(tables.pieces_frame(record), "t.pieces", max_rows)))
     if record.passes:

@@ -22,6 +22,7 @@ from compile_lens.views._limits import REPORT, Limits
 from compile_lens.views._redact import shown as _shown
 from compile_lens.views.page import render_page
 from compile_lens.views.ranks_view import rank_section
+from compile_lens.views.why_view import ledger_section
 
 
 def _record(trace: Any) -> TraceRecord:
@@ -119,6 +120,7 @@ def build_sections(record: TraceRecord, *, redact: bool = True, use_dot: bool = 
     record = _shown(record, redact)
     out = [("Overview", sections.overview(record, limits)
             + _plot(plots.timeline_figure, record, "tl")),
+           ("Compiles", ledger_section(record, limits)),
            ("Graph", graph_section(record, use_dot=use_dot, limits=limits)),
            ("Pieces & keys", sections.pieces_and_keys(record, limits))]
     if record.passes:

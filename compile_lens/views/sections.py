@@ -47,14 +47,17 @@ def headline_cards(s: Summary) -> str:
     ])
 
 
-def overview(record: TraceRecord, limits: Limits = REPORT) -> str:
-    """Headline, run info, notes and instrumentation issues (the timeline plot is added apart)."""
+def overview(record: TraceRecord, limits: Limits = REPORT, *, why_links: bool = True) -> str:
+    """The why block, headline, run info, notes and instrumentation issues (the timeline plot is
+    added apart). ``why_links``: the page also holds the compile ledger (``why_view``)."""
+    from compile_lens.views.why_view import why_block
+
     r = record.run
     info = [("torch", r.torch_version), ("triton", r.triton_version), ("python", r.python_version),
             ("device", r.device), ("cuda", r.cuda_version), ("vllm", r.vllm_version),
             ("platform", r.platform), ("started at", r.started_at), ("wall seconds", r.wall_s),
             ("compile_lens", r.compile_lens_version)]
-    parts = [headline_cards(summarize(record)),
+    parts = [why_block(record, links=why_links, limits=limits), headline_cards(summarize(record)),
              table(["run", "value"], [(k, v) for k, v in info if v not in (None, "")],
                    sortable=False)]
     if r.overhead_breakdown:

@@ -12,9 +12,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from compile_lens.analysis.ledger import LedgerRow, ledger
+from compile_lens.analysis.torch_text import one_line
 from compile_lens.analysis.why import WhyItem, why
 from compile_lens.model.trace import TraceRecord
 from compile_lens.views._html import code_block, content_id, esc, fold, hint, table
+from compile_lens.views._limits import REPORT, Limits, cut_rows, cut_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -61,6 +63,15 @@ def why_lines(record: TraceRecord) -> list[str]:
     return why_text(why(record))
 
 
+def _explained(row: LedgerRow) -> bool:
+    return bool(row.reasons or row.graph_breaks or row.decisions or row.cause == "failed")
+
+
+def detail_rows(rows: list[LedgerRow], limits: Limits = REPORT) -> list[LedgerRow]:
+    """The rows that get a details block (and so an anchor): those with torch's texts, capped."""
+    return [r for r in rows if _explained(r)][: limits.notes]
+
+
 def _item(item: WhyItem, anchored: set[int]) -> str:
     first = item.rows[0]
     text = esc(item.text)
@@ -71,42 +82,50 @@ def _item(item: WhyItem, anchored: set[int]) -> str:
     return f"<li>{text}{extra}{tip}</li>"
 
 
-def why_block(record: TraceRecord, *, links: bool = True) -> str:
+def why_block(record: TraceRecord, *, links: bool = True, limits: Limits = REPORT) -> str:
     """The short "why did it compile" answer; empty string when nothing needs explaining.
 
     Args:
         record: the trace.
-        links: link each cause to its compile's details (only where the ledger is on the page).
+        links: link each cause to its compile's details (where ``ledger_section`` is on the
+            same page, with the same ``limits``).
+        limits: the page's caps (which compiles have a details block to link to).
     """
-    items = why(record)
+    rows = ledger(record)
+    items = why(record, rows)
     if not items:
         return ""
-    anchored = {r.index for r in ledger(record)} if links else set()
+    anchored = {r.index for r in detail_rows(rows, limits)} if links else set()
     body = "".join(_item(i, anchored) for i in items)
     return f'<div class="cl-why"><h3>Why it compiled</h3><ul>{body}</ul></div>'
 
 
-def _details(row: LedgerRow) -> str:
-    parts = []
-    for d in row.decisions:
-        key = f" key {d.key}" if d.key else ""
-        parts.append(f"{d.text()}{key}")
-    texts = list(row.reasons) + list(row.graph_breaks)
-    body = (hint(f"user line: {row.user_line}") if row.user_line else "") + (
-        table(["cache layer answers"], [[p] for p in parts], sortable=False) if parts else "")
-    body += "".join(code_block(t) for t in texts)
+def _details(row: LedgerRow, limits: Limits) -> str:
+    answers = [[d.layer, d.answer, d.key or "", one_line(d.reason)] for d in row.decisions]
+    body = hint(f"user line: {row.user_line}") if row.user_line else ""
+    if answers:
+        body += table(["cache layer", "answer", "key", "reason"], answers, sortable=False,
+                      short=[2])
+    body += "".join(code_block(cut_text(t, limits.key_chars))
+                    for t in [*row.reasons, *row.graph_breaks])
     label = f"#{row.index} {row.kind} {row.name} [{row.compile_id}] {row.size}".rstrip()
     return f'<div id="{row_anchor(row.index)}">{fold(f"{label}: {row.cause}", body)}</div>'
 
 
-def ledger_section(record: TraceRecord) -> str:
-    """The compile ledger: one row per compile, then each compile's details (folded)."""
+def ledger_section(record: TraceRecord, limits: Limits = REPORT) -> str:
+    """The compile ledger: one row per compile, then the details of those torch explained."""
     rows = ledger(record)
     if not rows:
         return hint("no compiles recorded")
+    shown, cut = cut_rows(rows, limits.rows, "compiles")
     cells = [[r.index, r.kind, r.compile_id, r.name, r.size, r.cause, r.why, round(r.seconds, 4)]
-             for r in rows]
+             for r in shown]
     tid = content_id("tbl", "compiles", len(rows))
+    details = detail_rows(rows, limits)
+    more = len([r for r in rows if _explained(r)]) - len(details)
     return (hint("every compile in time order with its cause; t.compiles is this table")
+            + (hint(cut) if cut else "")
             + table(TABLE_COLUMNS, cells, table_id=tid, filterable=True, scroll=True)
-            + "".join(_details(r) for r in rows))
+            + "".join(_details(r, limits) for r in details)
+            + (hint(f"{more} more compiles have details in the saved trace (t.compiles)")
+               if more > 0 else ""))

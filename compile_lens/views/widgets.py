@@ -18,7 +18,8 @@ from compile_lens.views import sections
 from compile_lens.views._assets import read_asset
 from compile_lens.views._html import hint
 
-TABS = ["Overview", "Graph", "Pieces & keys", "Passes", "Lowering", "CUDA graphs", "Factors"]
+TABS = ["Overview", "Compiles", "Graph", "Pieces & keys", "Passes", "Lowering", "CUDA graphs",
+        "Factors"]
 MAX_ROWS = 300
 
 
@@ -71,7 +72,15 @@ def _overview(record: TraceRecord) -> Any:
     from compile_lens.views import plots
 
     w = _widgets()
-    return w.VBox([html(sections.overview(record)), plot_output(plots.timeline_figure(record))])
+    # The why block's causes link to the ledger, which is in the Compiles tab, not here.
+    return w.VBox([html(sections.overview(record, why_links=False)),
+                   plot_output(plots.timeline_figure(record))])
+
+
+def _compiles(record: TraceRecord) -> Any:
+    from compile_lens.views.why_view import ledger_section
+
+    return html(ledger_section(record))
 
 
 def _passes(record: TraceRecord) -> Any:
@@ -107,6 +116,7 @@ def _builders() -> dict[str, Callable[[TraceRecord], Any]]:
 
     return {
         "Overview": _overview,
+        "Compiles": _compiles,
         "Graph": explorer_tabs.graph_tab,
         "Pieces & keys": explorer_tabs.pieces_tab,
         "Passes": _passes,

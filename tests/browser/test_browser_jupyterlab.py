@@ -139,7 +139,7 @@ def test_explorer_renders_in_jupyterlab(browser: Any, lab: tuple[str, str], shot
         page.screenshot(path=str(shots / "explorer-failure.png"))
         raise
     titles = page.locator(".jp-OutputArea .lm-TabBar-tabLabel").all_inner_texts()
-    assert titles[:3] == ["Overview", "Graph", "Pieces & keys"]
+    assert titles[:4] == ["Overview", "Compiles", "Graph", "Pieces & keys"]
     page.locator(".jp-OutputArea .plotly .main-svg").first.wait_for()
     assert page.locator(".jp-OutputArea .cl-card").count() >= 6, "the headline cards show"
     page.wait_for_timeout(500)

@@ -12,8 +12,8 @@ from compile_lens.model import trace_from_json, trace_to_json
 from compile_lens.views import report
 from compile_lens.views.report import cli_report, render, write_html
 
-SECTIONS = ["Overview", "Graph", "Pieces &amp; keys", "Passes", "Lowering", "CUDA graphs",
-            "Factors"]
+SECTIONS = ["Overview", "Compiles", "Graph", "Pieces &amp; keys", "Passes", "Lowering",
+            "CUDA graphs", "Factors"]
 
 
 @pytest.fixture(scope="module")
