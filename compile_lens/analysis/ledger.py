@@ -146,8 +146,8 @@ def piece_row(c: PieceCompile, backend: str, torch_decisions: list[CacheDecision
         cause = FAILED
     else:
         cause = BYPASS if bypass else MISS
-    said = [d for d in decisions if d.answer != "hit" or cause in (LOADED, CACHE_HIT)]
-    why = "; ".join(d.text() for d in said) or c.outcome
+    # Every answer is said, hits too: an FX graph cache hit under an AOTAutograd miss is news.
+    why = "; ".join(d.text() for d in decisions) or c.outcome
     if cause == FAILED:
         why = f"compile failed: {torch_text.first_line(c.note)}" if c.note else "compile failed"
     return LedgerRow(index=0, kind="piece", compile_id=c.compile_id, name=c.submod, cause=cause,
