@@ -194,3 +194,21 @@ def test_compiles_frame_and_summary_open_with_why(run: EagerRun) -> None:
     assert text.startswith("why:")
     assert "recompile of `size_fn`" in text
     assert "recompile limit hit for `limit_fn`" in text
+
+
+def test_cause_records_round_trip_and_old_traces_load(run: EagerRun, tmp_path: Any) -> None:
+    path = run.trace.save(tmp_path / "t.json")
+    loaded = compile_lens.load(path).record
+    assert loaded.frame_compiles == run.trace.record.frame_compiles
+    assert ledger(loaded) == ledger(run.trace.record)
+    data = json.loads(path.read_text())
+    data["frame_compiles"][0]["from_a_newer_version"] = {"x": 1}
+    old = {k: v for k, v in data.items() if k not in ("frame_compiles", "cache_decisions")}
+    (tmp_path / "newer.json").write_text(json.dumps(data))
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    newer = compile_lens.load(tmp_path / "newer.json")
+    assert newer.record.frame_compiles[0].extra == {"from_a_newer_version": {"x": 1}}
+    assert json.loads(newer.to_json())["frame_compiles"][0]["from_a_newer_version"] == {"x": 1}
+    before = compile_lens.load(tmp_path / "old.json")
+    assert before.record.frame_compiles == [] and before.record.cache_decisions == []
+    assert set(before.compiles["kind"]) <= {"piece"}
