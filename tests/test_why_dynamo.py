@@ -175,6 +175,9 @@ def test_graph_break(run: EagerRun) -> None:
     (reason,) = [k for k in run.counters["graph_break"] if k in payload]
     assert row.graph_breaks == [f"{__file__}:{break_fn.__code__.co_firstlineno + 2}: "
                                 f"{reason.splitlines()[0]}"]
+    (item,) = [i for i in why(run.trace.record) if i.cause == "graph_break"]
+    assert item.rows == [row.index] and reason.splitlines()[0] in item.text
+    assert item.hint and f"Hint: {item.hint}" in payload
     resumed = [r for r in ledger(run.trace.record) if r.cause == RESUME]
     assert [r.name for r in resumed] == list(run.counters["resumes"])
 

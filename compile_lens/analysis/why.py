@@ -80,20 +80,26 @@ def _limits(record: TraceRecord, rows: list[LedgerRow]) -> list[WhyItem]:
 
 
 def _breaks(record: TraceRecord, rows: list[LedgerRow]) -> list[WhyItem]:
-    by_row = {r.index: r for r in rows}
-    out = []
-    for r in by_row.values():
-        if r.kind != "frame" or not r.graph_breaks:
+    """Graph breaks grouped by torch's break type (a storm of one kind is one line)."""
+    frames = {(f.process, f.compile_id): f for f in record.frame_compiles if f.graph_breaks}
+    groups: dict[str, list[tuple[LedgerRow, str, str]]] = defaultdict(list)
+    for r in rows:
+        frame = frames.get((r.process, r.compile_id))
+        if r.kind != "frame" or frame is None:
             continue
-        frame = next((f for f in record.frame_compiles if f.compile_id == r.compile_id
-                      and f.process == r.process and f.graph_breaks), None)
-        hint = ""
-        if frame is not None:
-            found = torch_text.hints(torch_text.graph_break(frame.graph_breaks[0])[1])
-            hint = found[0] if found else ""
-        text = f"{_plural(len(r.graph_breaks), 'graph break')} in `{r.name}`: {r.graph_breaks[0]}"
-        out.append(WhyItem(text=text, cause="graph_break", rows=[r.index], seconds=r.seconds,
-                           hint=hint))
+        for payload in frame.graph_breaks:
+            at, reason = torch_text.graph_break(payload)
+            groups[torch_text.break_type(reason)].append((r, at, reason))
+    out = []
+    for kind, hits in groups.items():
+        first, at, reason = hits[0]
+        where = f" at {at}" if at else ""
+        text = (f"{_plural(len(hits), 'graph break')} ({kind}): first in `{first.name}`{where}")
+        found = torch_text.hints(reason)
+        rows_hit = list(dict.fromkeys(r.index for r, _, _ in hits))
+        out.append(WhyItem(text=text, cause="graph_break", rows=rows_hit,
+                           seconds=sum(r.seconds for r in {r.index: r for r, _, _ in hits}.values()),
+                           hint=found[0] if found else ""))
     return out
 
 
