@@ -93,3 +93,5 @@ def test_diff_lists_what_compiled_that_came_from_a_cache(warm: Path) -> None:
     text = str(d)
     assert "Compiled in B, from a cache in A:" in text
     assert f"{last} [general]" in text
+    page = d.to_html()
+    assert "<h2>Compiled in B, from a cache in A</h2>" in page and d.from_cache[0].why in page
