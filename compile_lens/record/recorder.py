@@ -426,7 +426,10 @@ class TraceBuilder:
             self._close_vllm_scope(RawEvent(t=self._vllm_scopes[(process, thread)][1], name="",
                                             metadata={}, payload=None, thread=thread,
                                             process=process))
+        observed = {g.process for g in self._all_graphs if g.split}
         for g in self._all_graphs:
+            if self._seen_twice(g, observed):
+                continue
             self._finish_graph(g)
         for (where, name), secs in sorted(self._passes.items()):
             self.parts.passes.append(PassTiming(
@@ -443,6 +446,14 @@ class TraceBuilder:
                                                                self._kernel_info)
         self.parts.frame_compiles, self.parts.cache_decisions = causes.finish(self)
         return self.parts
+
+    def _seen_twice(self, g: _Graph, observed: set[str]) -> bool:
+        """A graph only vLLM's own artifacts describe, in a process whose compile compile_lens'
+        wrappers reported too: the same compile told twice (vLLM's artifacts carry no compile
+        id there), kept once, from the wrappers, which also have the keys and outcomes."""
+        only_vllm = not g.split and not g.nodes and (
+            g.vllm_submods or any(c.graph_id == g.id for c in self._vllm_compiles))
+        return bool(only_vllm) and g.process in observed
 
     def _finish_graph(self, g: _Graph) -> None:
         self.parts.graphs.append(DynamoGraph(
