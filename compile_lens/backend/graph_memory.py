@@ -34,7 +34,8 @@ class Buffer:
     __slots__ = ("ptr", "src", "tensor")
 
     def __init__(self, tensor: torch.Tensor) -> None:
-        self.tensor, self.ptr, self.src = tensor, tensor.data_ptr(), None
+        self.tensor, self.ptr = tensor, tensor.data_ptr()
+        self.src: torch.Tensor | None = None
 
 
 class Entry:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch.fx.node import map_arg
 
 from compile_lens import _events
 from compile_lens.backend.cudagraphs import STATIC_PIECE_SIZE, CudaGraphPiece
@@ -76,7 +77,7 @@ def output_submods(split_gm: torch.fx.GraphModule) -> set[str]:
             if isinstance(source, torch.fx.Node):
                 visit(source)
 
-    torch.fx.node.map_arg(output.args, visit)
+    map_arg(output.args, visit)
     return found
 
 

@@ -21,7 +21,7 @@ import copy
 import importlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from compile_lens.instrument._patching import Patch, patched
 
@@ -49,8 +49,9 @@ def standalone_key_api() -> Any | None:
 def _split_result(result: Any) -> tuple[str | None, list[str]]:
     """Accept ``key`` or ``(key, debug_lines)`` results (the signature changed across torch)."""
     if isinstance(result, tuple) and result:
-        lines = result[1] if len(result) > 1 and isinstance(result[1], list) else []
-        return (str(result[0]) if result[0] is not None else None), [str(x) for x in lines]
+        key, *rest = cast(tuple[Any, ...], result)
+        lines = rest[0] if rest and isinstance(rest[0], list) else []
+        return (str(key) if key is not None else None), [str(x) for x in lines]
     return (str(result) if result is not None else None), []
 
 
@@ -134,7 +135,8 @@ def probe_standalone_key(
     try:
         with patched(Patch(LEGACY_TARGET, make, why="stop standalone_compile at its key")):
             torch._inductor.standalone_compile(
-                copy.deepcopy(graph), list(example_inputs), dynamic_shapes=dynamic_shapes,
+                copy.deepcopy(graph), list(example_inputs),
+                dynamic_shapes=cast(Any, dynamic_shapes),  # torch's names, as the caller's compile
                 **compile_kwargs)
     except _KeyComputed:
         if refused:

@@ -18,7 +18,7 @@ import itertools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -220,8 +220,10 @@ class PiecewiseBackend:
         self, gm: torch.fx.GraphModule, args: list[Any], dynamic_shapes: str
     ) -> tuple[str | None, list[str], str]:
         """The up-front key (or ``None`` with a note saying why not)."""
+        from torch._inductor import config as inductor_config
+
         compute = keys.compute_standalone_key if self.key_api else keys.probe_standalone_key
-        with torch._inductor.config.patch(self.inductor_config):
+        with inductor_config.patch(self.inductor_config):
             try:
                 key, lines = compute(gm, args, dynamic_shapes)
             except Exception as exc:  # an uncacheable piece: compile it, just without dedup
@@ -238,8 +240,12 @@ class PiecewiseBackend:
         self, gm: torch.fx.GraphModule, args: list[Any], dynamic_shapes: str
     ) -> Any:
         """The real Inductor compile of one piece (subclasses may add context, tests do)."""
-        with torch._inductor.config.patch(self.inductor_config):
-            return torch._inductor.standalone_compile(gm, args, dynamic_shapes=dynamic_shapes)
+        from torch._inductor import config as inductor_config
+
+        with inductor_config.patch(self.inductor_config):
+            # dynamic_shapes is one of torch's names: "from_graph" or "from_example_inputs".
+            return torch._inductor.standalone_compile(
+                gm, args, dynamic_shapes=cast(Any, dynamic_shapes))
 
 
 @dataclass

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -66,7 +66,8 @@ def concrete_args(args: Sequence[Any], symbol: Any, size: int) -> list[Any] | No
                 stride = [concrete(s) for s in arg.stride()]
                 if None in shape or None in stride:
                     return None
-                out.append(torch.empty_strided(shape, stride, dtype=arg.dtype, device=arg.device))
+                out.append(torch.empty_strided(cast(list[int], shape), cast(list[int], stride),
+                                               dtype=arg.dtype, device=arg.device))
             else:
                 out.append(arg)
     return out

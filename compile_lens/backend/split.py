@@ -76,7 +76,9 @@ def split_graph(
             current += 1
         else:
             part[node] = current
-    split_gm = split_module(gm, None, lambda n: part[n], keep_original_order=True)
+    # root_m=None, as always: torch accepts it (attributes come from gm); typed as a Module.
+    split_gm = split_module(gm, None, lambda n: part[n],  # pyright: ignore[reportArgumentType]
+                            keep_original_order=True)
     members: dict[int, list[str]] = {}
     for node, number in part.items():
         members.setdefault(number, []).append(node.name)
