@@ -16,11 +16,14 @@ from _vllm_gpu import GpuRun, run_llm
 
 @pytest.fixture(scope="session")
 def gpu_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, GpuRun]:
-    """Cold then warm, untraced (root A) and traced (root B), interleaved."""
+    """Cold then warm, untraced (root A) and traced (root B), interleaved; plus a second
+    untraced cold start (root C)."""
     base = tmp_path_factory.mktemp("gpu_vllm")
     runs = {}
     for phase in ("cold", "warm"):
         runs[f"untraced_{phase}"] = run_llm(base / f"untraced_{phase}", base / "root_a")
+        if phase == "cold":  # a second untraced cold start: what varies between any two runs
+            runs["untraced_cold2"] = run_llm(base / "untraced_cold2", base / "root_c")
         runs[f"traced_{phase}"] = run_llm(base / f"traced_{phase}", base / "root_b", "--trace")
     keep = os.environ.get("COMPILE_LENS_KEEP_TRACES")
     if keep:  # the GPU fixture for the CPU tests and the views (tests/fixtures/traces)

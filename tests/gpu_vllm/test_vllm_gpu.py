@@ -34,9 +34,39 @@ def test_tracing_keeps_fork_and_leaves_cuda_alone(gpu_runs, phase):
 
 @pytest.mark.parametrize("phase", ["cold", "warm"])
 def test_same_cache_directory_and_files(gpu_runs, phase):
+    """Every cache file a traced run writes, an untraced run writes too, and vice versa.
+
+    Files whose names differ between two *untraced* cold starts (generated code that is not
+    reproducible run to run) cannot tell tracing apart and are compared by count only; the
+    test says which they are.
+    """
     traced, untraced = gpu_runs[f"traced_{phase}"], gpu_runs[f"untraced_{phase}"]
-    assert traced.cache_files() == untraced.cache_files()
+    noise = set(gpu_runs["untraced_cold"].cache_files()) ^ set(
+        gpu_runs["untraced_cold2"].cache_files())
     assert traced.cache_files(), "vLLM wrote no cache files"
+    stable_traced = sorted(set(traced.cache_files()) - noise)
+    stable_untraced = sorted(set(untraced.cache_files()) - noise)
+    assert stable_traced == stable_untraced, _diff_hint(traced, untraced)
+    assert len(traced.cache_files()) == len(untraced.cache_files())
+    assert any("/rank_" in f for f in stable_traced), "vLLM's own cache directory is compared"
+    print(f"{len(noise)} file names differ between two untraced cold starts: {sorted(noise)[:6]}")
+
+
+def _diff_hint(traced, untraced) -> str:
+    """The first differing generated file of each run, as a unified diff (failure message)."""
+    import difflib
+
+    a, b = set(traced.cache_files()), set(untraced.cache_files())
+    root_t, root_u = traced.cache_root / "torch_compile_cache", untraced.cache_root / "torch_compile_cache"
+    only_t = sorted(f for f in a - b if f.endswith(".py"))
+    only_u = sorted(f for f in b - a if f.endswith(".py"))
+    lines = [f"only traced: {sorted(a - b)[:8]}", f"only untraced: {sorted(b - a)[:8]}"]
+    for x, y in list(zip(only_t, only_u, strict=False))[:2]:
+        diff = difflib.unified_diff((root_u / y).read_text(errors="replace").splitlines(),
+                                    (root_t / x).read_text(errors="replace").splitlines(),
+                                    lineterm="", n=1)
+        lines.extend(list(diff)[:40])
+    return "\n".join(lines)
 
 
 def _vllm_capture_account(log: str) -> tuple[float, float]:
