@@ -222,7 +222,7 @@ def _trace_record(source: Any) -> TraceRecord | None:
         return record
     if isinstance(source, str | os.PathLike) and Path(source).is_file():
         try:
-            return read_trace(source)
+            return read_trace(Path(source))
         except TraceFormatError:
             return None
     return None

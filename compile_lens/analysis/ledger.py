@@ -81,39 +81,42 @@ class LedgerRow:
     reasons: list[str] = field(default_factory=list)
 
 
-def frame_row(f: FrameCompile) -> LedgerRow:
-    """The ledger row of one Dynamo frame compile."""
-    base = {"kind": "frame", "compile_id": f.compile_id, "name": f.name, "seconds": f.seconds,
-            "start_s": f.start_s, "graph_id": f.graph_id, "process": f.process,
-            "cache_size": f.cache_size, "reasons": list(f.recompile_reasons)}
-    where = f"{f.filename}:{f.lineno} in {f.name}" if f.filename else f.name
-    breaks = [torch_text.graph_break(b) for b in f.graph_breaks]
-    base["graph_breaks"] = [f"{at}: {torch_text.break_type(r)}" if at else torch_text.break_type(r)
-                            for at, r in breaks]
+def _frame_cause(f: FrameCompile, failure: torch_text.GuardFailure | None,
+                 breaks: list[str]) -> tuple[str, str]:
+    """``(cause, why)`` of a frame compile, from torch's metrics and reasons."""
     limit, value = torch_text.recompile_limit(f.fail_reason)
-    failure = torch_text.guard_failure(f.recompile_reasons[0]) if f.recompile_reasons else None
-    guard = {"guard": failure.guard, "changed": failure.changed,
-             "user_line": failure.location or where} if failure else {"user_line": where}
     if limit:
-        why = f"{limit} ({value}) reached: Dynamo stopped compiling this frame and runs it eagerly"
-        return LedgerRow(index=0, cause=LIMIT, why=why, **base, **guard)
+        return LIMIT, (f"{limit} ({value}) reached: Dynamo stopped compiling this frame and "
+                       "runs it eagerly")
     if f.fail_type:
-        why = f"compile failed: {f.fail_type}: {torch_text.first_line(f.fail_reason)}"
-        return LedgerRow(index=0, cause=FAILED, why=why, **base, **guard)
+        return FAILED, f"compile failed: {f.fail_type}: {torch_text.first_line(f.fail_reason)}"
     if failure is not None or (f.cache_size or 0) > 0:
         what = f"guard {failure.guard!r} failed" if failure else "guards failed"
         changed = f" ({failure.changed})" if failure and failure.changed else ""
-        why = f"recompile #{f.cache_size or 1}: {what}{changed}"
-        return LedgerRow(index=0, cause=RECOMPILE, why=why, **base, **guard)
+        return RECOMPILE, f"recompile #{f.cache_size or 1}: {what}{changed}"
     if f.name.startswith(RESUME_PREFIX):
-        why = f"resume after a graph break in {f.name.removeprefix(RESUME_PREFIX)}"
-        return LedgerRow(index=0, cause=RESUME, why=why, **base, **guard)
+        return RESUME, f"resume after a graph break in {f.name.removeprefix(RESUME_PREFIX)}"
     why = "first compile of this frame" + (
-        f"; {len(breaks)} graph break(s): {base['graph_breaks'][0]}" if breaks else "")
+        f"; {len(breaks)} graph break(s): {breaks[0]}" if breaks else "")
     if f.restart_reasons and not breaks:
         why += (f"; restarted {len(f.restart_reasons)} time(s): "
                 f"{torch_text.first_line(f.restart_reasons[0])}")
-    return LedgerRow(index=0, cause=FIRST, why=why, **base, **guard)
+    return FIRST, why
+
+
+def frame_row(f: FrameCompile) -> LedgerRow:
+    """The ledger row of one Dynamo frame compile."""
+    where = f"{f.filename}:{f.lineno} in {f.name}" if f.filename else f.name
+    breaks = [f"{at}: {torch_text.break_type(r)}" if at else torch_text.break_type(r)
+              for at, r in (torch_text.graph_break(b) for b in f.graph_breaks)]
+    failure = torch_text.guard_failure(f.recompile_reasons[0]) if f.recompile_reasons else None
+    cause, why = _frame_cause(f, failure, breaks)
+    return LedgerRow(
+        index=0, kind="frame", compile_id=f.compile_id, name=f.name, cause=cause, why=why,
+        seconds=f.seconds, start_s=f.start_s, graph_id=f.graph_id, process=f.process,
+        guard=failure.guard if failure else "", changed=failure.changed if failure else "",
+        user_line=(failure.location if failure else "") or where, cache_size=f.cache_size,
+        graph_breaks=breaks, reasons=list(f.recompile_reasons))
 
 
 def _backend_decisions(c: PieceCompile, backend: str) -> list[Decision]:
