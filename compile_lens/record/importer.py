@@ -55,7 +55,7 @@ def load_torch_trace(path: str | Path) -> TraceRecord:
     for info in infos:
         info.problems = torch_trace.Problems(info.name)
         named_rank[info.name] = _rank_from_name(info.name) if root.is_dir() else None
-        names[info.name] = _process_name(info, named_rank[info.name], root.is_dir())
+        names[info.name] = _process_name(info, named_rank[info.name], len(infos) > 1)
     offsets = {i.name: torch_trace.epoch_offset(i.path) for i in infos}
     fallback = next((o for o in offsets.values() if o), 0.0)  # a log without chromium events
     offsets = {k: o or fallback for k, o in offsets.items()}
@@ -133,10 +133,11 @@ def _rank_from_name(name: str) -> int | None:
 
 
 def _process_name(info: torch_trace.FileInfo, rank: int | None, many: bool) -> str:
-    """``""`` for a single file (graph ids as in a live trace), ``rank<N>`` or the file's stem."""
-    if not many:
-        return ""
-    return f"rank{rank}" if rank is not None else info.path.name.split(".")[0]
+    """``rank<N>`` for a rank's log; else the file's stem among several logs, and ``""`` for a
+    single one (graph ids then read as in a live trace: ``g0``)."""
+    if rank is not None:
+        return f"rank{rank}"
+    return info.path.name.split(".")[0] if many else ""
 
 
 def _rank(info: torch_trace.FileInfo, named: dict[str, int | None]) -> int | None:

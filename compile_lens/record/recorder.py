@@ -106,6 +106,7 @@ class TraceBuilder:
         self._graph_count: dict[str, int] = {}
         self._all_graphs: list[_Graph] = []
         self._ended: set[tuple[str, str]] = set()
+        self._current: dict[str, _Graph] = {}
         self._passes: dict[tuple[Where, str], list[float]] = {}
         self._pairers: dict[str, timing.Pairer] = {}
         self._fx_keys: dict[Where, list[str]] = {}
@@ -132,7 +133,17 @@ class TraceBuilder:
             gid = f"{process}:g{n}" if process else f"g{n}"
             self._graphs[key] = _Graph(id=gid, compile_id=compile_id, process=process)
             self._all_graphs.append(self._graphs[key])
+        if compile_id and not compile_id.startswith("?"):
+            self._current[process] = self._graphs[key]
         return self._graphs[key]
+
+    def _vllm_graph(self, event: RawEvent) -> _Graph:
+        """The graph a vLLM artifact belongs to: its compile id, else the graph Dynamo is
+        compiling in that process (vLLM logs its piecewise artifacts outside Dynamo's compile
+        context, so they carry a stack instead of a compile id)."""
+        if event.compile_id:
+            return self._graph(event.process, event.compile_id)
+        return self._current.get(event.process) or self._graph(event.process, "?")
 
     def _on_dynamo_start(self, event: RawEvent) -> None:
         """A frame compile begins: a compile id whose compile already ended is a new graph
@@ -383,12 +394,12 @@ class TraceBuilder:
     # -- vLLM's own account (record/vllm_artifacts.py) ----------------------------------------
     def vllm_split(self, event: RawEvent, submods: list[str]) -> None:
         """vLLM's split graph named these submodules (used if compile_lens' events did not)."""
-        self._graph(event.process, event.compile_id or "?").vllm_submods = submods
+        self._vllm_graph(event).vllm_submods = submods
 
     def vllm_compile_start(self, event: RawEvent, submod: str, size: str, row: dict[str, Any]) -> None:
         """A piece compile vLLM reported: a piece scope until the next start or the frame's end."""
         self._close_vllm_scope(event)
-        g = self._graph(event.process, event.compile_id or "?")
+        g = self._vllm_graph(event)
         where = (g.id, submod, size)
         self._vllm_scopes[(event.process, event.thread)] = (where, event.t)
         self._vllm_compiles.append(PieceCompile(
