@@ -75,7 +75,9 @@ def test_changed_piece_alone_recompiles_with_torch_keys(warm: Path) -> None:
             strict=True)]
     assert all(r.decisions[0].layer == "artifact_cache" and r.decisions[0].answer == "miss"
                for r in compiled)
-    (item,) = [i for i in why(record) if i.text.startswith("2 AOTAutograd cache misses")]
+    (item,) = [i for i in why(record) if i.cause == MISS]
+    assert item.text == ("2 compiles after cache misses: artifact cache, AOTAutograd cache, "
+                         "FX graph cache")
     assert sorted(item.rows) == sorted(r.index for r in compiled)
 
 

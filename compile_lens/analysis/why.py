@@ -104,22 +104,25 @@ def _breaks(record: TraceRecord, rows: list[LedgerRow]) -> list[WhyItem]:
 
 
 def _caches(rows: list[LedgerRow]) -> list[WhyItem]:
+    """Bypasses by layer and torch's reason; compiles after misses by the layers that missed."""
     bypass: dict[tuple[str, str], list[LedgerRow]] = defaultdict(list)
-    missed: dict[str, list[LedgerRow]] = defaultdict(list)
+    missed: dict[tuple[str, ...], list[LedgerRow]] = defaultdict(list)
     for r in rows:
         for d in r.decisions:
             if d.answer == "bypass":
                 bypass[(d.layer, d.reason)].append(r)
-            elif d.answer == "miss" and r.cause in (MISS, BYPASS):
-                missed[d.layer].append(r)
+        layers = tuple(dict.fromkeys(d.layer for d in r.decisions if d.answer == "miss"))
+        if layers and r.cause in (MISS, BYPASS):
+            missed[layers].append(r)
     out = []
     for (layer, reason), rs in bypass.items():
         name = LAYER_NAMES.get(layer, layer)
         text = f"{_plural(len(rs), f'{name} bypass')}: {torch_text.first_line(reason)}"
         out.append(WhyItem(text=text, cause=BYPASS, rows=[r.index for r in rs],
                            seconds=sum(r.seconds for r in rs)))
-    for layer, rs in missed.items():
-        text = f"{_plural(len(rs), f'{LAYER_NAMES.get(layer, layer)} miss')}: compiled"
+    for layers, rs in missed.items():
+        names = ", ".join(LAYER_NAMES.get(x, x) for x in layers)
+        text = f"{_plural(len(rs), 'compile')} after cache misses: {names}"
         out.append(WhyItem(text=text, cause=MISS, rows=[r.index for r in rs],
                            seconds=sum(r.seconds for r in rs)))
     return out
