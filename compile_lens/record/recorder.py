@@ -9,7 +9,6 @@ single ``<graph>`` piece, keyed by compile id.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +42,7 @@ from compile_lens.record import (
 from compile_lens.record.names import TORCH_KNOWN_UNUSED, VLLM_OBSERVER_EVENTS
 from compile_lens.record.raw import RawEvent
 from compile_lens.record.stats import Malformed, ParseStats, json_body
+from compile_lens.record.vllm_account import VllmAccount
 
 Where = tuple[str, str, str]  # (graph_id, submod, size)
 Handler = Callable[["TraceBuilder", RawEvent], None]
@@ -92,7 +92,7 @@ class Parts:
     cache_decisions: list[CacheDecision] = field(default_factory=list)
 
 
-class TraceBuilder:
+class TraceBuilder(VllmAccount):
     """Consumes ``RawEvent``s (any order of processes; replayed sorted by time) into ``Parts``."""
 
     def __init__(self, t0: float, handlers: dict[str, Handler] | None = None) -> None:
@@ -136,14 +136,6 @@ class TraceBuilder:
         if compile_id and not compile_id.startswith("?"):
             self._current[process] = self._graphs[key]
         return self._graphs[key]
-
-    def _vllm_graph(self, event: RawEvent) -> _Graph:
-        """The graph a vLLM artifact belongs to: its compile id, else the graph Dynamo is
-        compiling in that process (vLLM logs its piecewise artifacts outside Dynamo's compile
-        context, so they carry a stack instead of a compile id)."""
-        if event.compile_id:
-            return self._graph(event.process, event.compile_id)
-        return self._current.get(event.process) or self._graph(event.process, "?")
 
     def _on_dynamo_start(self, event: RawEvent) -> None:
         """A frame compile begins: a compile id whose compile already ended is a new graph
@@ -391,36 +383,6 @@ class TraceBuilder:
             plain.fail = f"{metrics['fail_type']}: {metrics.get('fail_reason') or ''}".strip()
         self._ended.add((event.process, event.compile_id))
 
-    # -- vLLM's own account (record/vllm_artifacts.py) ----------------------------------------
-    def vllm_split(self, event: RawEvent, submods: list[str]) -> None:
-        """vLLM's split graph named these submodules (used if compile_lens' events did not)."""
-        self._vllm_graph(event).vllm_submods = submods
-
-    def vllm_compile_start(self, event: RawEvent, submod: str, size: str, row: dict[str, Any]) -> None:
-        """A piece compile vLLM reported: a piece scope until the next start or the frame's end."""
-        self._close_vllm_scope(event)
-        g = self._vllm_graph(event)
-        where = (g.id, submod, size)
-        self._vllm_scopes[(event.process, event.thread)] = (where, event.t)
-        self._vllm_compiles.append(PieceCompile(
-            graph_id=g.id, submod=submod, size=size, start_s=event.t - self.t0,
-            compile_id=g.compile_id, extra={"source": "vllm",
-                                            "cudagraph_size": row["cudagraph_size"]}))
-
-    def _close_vllm_scope(self, event: RawEvent) -> None:
-        scope = self._vllm_scopes.pop((event.process, event.thread), None)
-        if scope is None or not self._vllm_compiles:
-            return
-        where, start = scope
-        last = self._vllm_compiles[-1]
-        if (last.graph_id, last.submod, last.size) != where:
-            return
-        state = self._cache_state.pop(where, "")
-        self._vllm_compiles[-1] = dataclasses.replace(
-            last, outcome=CACHE_HIT if state == "hit" else COMPILED, cache_state=state,
-            legacy_key=self._aot_keys.pop(where, None), fx_keys=self._fx_keys.pop(where, []),
-            seconds=round(max(0.0, event.t - start), 6))
-
     # -- finish -----------------------------------------------------------------------------
     def run_extra(self) -> dict[str, Any]:
         """What goes into ``RunInfo.extra``: the parse counts and vLLM's own account, if any."""
@@ -458,14 +420,6 @@ class TraceBuilder:
         self.parts.frame_compiles, self.parts.cache_decisions = causes.finish(self)
         return self.parts
 
-    def _seen_twice(self, g: _Graph, observed: set[str]) -> bool:
-        """A graph only vLLM's own artifacts describe, in a process whose compile compile_lens'
-        wrappers reported too: the same compile told twice (vLLM's artifacts carry no compile
-        id there), kept once, from the wrappers, which also have the keys and outcomes."""
-        only_vllm = not g.split and not g.nodes and (
-            g.vllm_submods or any(c.graph_id == g.id for c in self._vllm_compiles))
-        return bool(only_vllm) and g.process in observed
-
     def _finish_graph(self, g: _Graph) -> None:
         self.parts.graphs.append(DynamoGraph(
             id=g.id, compile_id=g.compile_id, process=g.process,
@@ -502,17 +456,6 @@ class TraceBuilder:
                 compile_id=g.compile_id, fx_keys=self._fx_keys.pop(where, []),
                 cache_state=plain.cache_state))
 
-    def _finish_vllm_graph(self, g: _Graph, compiles: list[PieceCompile]) -> None:
-        """Pieces and compiles of a graph only vLLM's own artifacts described."""
-        compiled = list(dict.fromkeys(c.submod for c in compiles))
-        submods = g.vllm_submods or compiled
-        for index, submod in enumerate(submods):
-            self.parts.pieces.append(Piece(
-                graph_id=g.id, submod=submod, index=index,
-                compiled_index=compiled.index(submod) if submod in compiled else None,
-                is_split_op=bool(compiled) and submod not in compiled,
-                extra={"source": "vllm"}))
-        self.parts.compiles.extend(compiles)
 
 
 _CAPTURE_FIELDS = {"graph_key", "submod", "size", "seconds", "memory_bytes", "mode"}

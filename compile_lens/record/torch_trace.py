@@ -162,7 +162,8 @@ def _event(block: bytes, lineno: int, last: bool, info: FileInfo, process: str, 
         return None
     cut = last and not block.endswith(b"\n")
     m = GLOG.match(head)
-    if m is None:
+    naive = _naive_time(m) if m is not None else None
+    if m is None or naive is None:
         problems.add("truncated" if cut else "fail_glog", lineno, _show(head))
         info.complete = info.complete and not cut
         return None
@@ -185,8 +186,7 @@ def _event(block: bytes, lineno: int, last: bool, info: FileInfo, process: str, 
     info.pid = info.pid or int(m["pid"])
     name = event_name(metadata)
     payload = _payload(metadata, body, lineno, last, info, wanted(name))
-    t = calendar.timegm((1972, int(m["mo"]), int(m["d"]), int(m["h"]), int(m["mi"]),
-                         int(m["s"]))) + int(m["us"]) / 1e6 + offset
+    t = naive + offset
     return RawEvent(t=t, name=name, metadata=metadata, payload=payload, process=process,
                     origin=f"{info.name}:{lineno}")
 
@@ -232,8 +232,20 @@ def epoch_offset(path: Path) -> float:
     line_start = head.rfind(b"\n", 0, at) + 1
     m = GLOG.match(head, line_start)
     ts = re.search(rb'"ts": ?([0-9.]+)', head[at:at + 4096])
-    if m is None or ts is None:
+    naive = _naive_time(m) if m is not None else None
+    if naive is None or ts is None:
         return 0.0
-    naive = calendar.timegm((1972, int(m["mo"]), int(m["d"]), int(m["h"]), int(m["mi"]),
-                             int(m["s"]))) + int(m["us"]) / 1e6
-    return float(ts.group(1)) / 1e6 - naive
+    try:
+        return float(ts.group(1)) / 1e6 - naive
+    except ValueError:
+        return 0.0
+
+
+def _naive_time(m: re.Match[bytes]) -> float | None:
+    """The glog time as seconds (a leap year stands in for the year it does not say); ``None``
+    for a date that does not exist (a corrupt prefix)."""
+    try:
+        return calendar.timegm((1972, int(m["mo"]), int(m["d"]), int(m["h"]), int(m["mi"]),
+                                int(m["s"]))) + int(m["us"]) / 1e6
+    except ValueError:
+        return None
