@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from compile_lens.analysis.ledger import BYPASS, MISS, LedgerRow, ledger
-from compile_lens.model.events import CACHE_HIT, DEDUPLICATED, LOADED
+from compile_lens.model.events import CACHE_HIT, COMPILED, DEDUPLICATED, LOADED
 from compile_lens.model.trace import TraceRecord
 
 FROM_CACHE = (LOADED, DEDUPLICATED, CACHE_HIT)
+COMPILED_CAUSES = (MISS, BYPASS, COMPILED)
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ def from_cache(a: TraceRecord, b: TraceRecord) -> list[FromCache]:
     out = []
     for slot, row in sorted(_slots(b).items(), key=lambda kv: kv[1].index):
         before = slots_a.get(slot)
-        if before is None or before.cause not in FROM_CACHE or row.cause not in (MISS, BYPASS):
+        if before is None or before.cause not in FROM_CACHE or row.cause not in COMPILED_CAUSES:
             continue
         out.append(FromCache(graph=row.graph_id, submod=row.submod, size=row.size,
                              a_cause=before.cause, b_cause=row.cause, why=row.why,

@@ -55,7 +55,8 @@ class LedgerRow:
     ``kind`` is ``frame`` (a Dynamo frame compile) or ``piece`` (a piece × size compile).
     ``cause`` is one of ``first_compile``, ``recompile``, ``recompile_limit``,
     ``graph_break_resume``, ``failed`` (frames) or the piece's outcome refined by its caches:
-    ``cache_miss``, ``cache_bypass``, ``cache_hit``, ``loaded``, ``deduplicated``.
+    ``cache_miss``, ``cache_bypass``, ``cache_hit``, ``loaded``, ``deduplicated`` (``compiled``
+    when no cache answer was recorded).
     ``why`` is one line in torch's words; ``reasons`` the full texts it came from. ``guard``,
     ``changed`` and ``user_line`` are filled for recompiles; ``graph_breaks`` for frames that broke.
     """
@@ -148,7 +149,9 @@ def piece_row(c: PieceCompile, backend: str, torch_decisions: list[CacheDecision
     elif c.outcome == FAILED:
         cause = FAILED
     else:
-        cause = BYPASS if bypass else MISS
+        missed = any(d.answer == "miss" for d in decisions)
+        # Without a cache answer on record (an old trace) the piece simply compiled.
+        cause = BYPASS if bypass else MISS if missed else c.outcome
     # Every answer is said, hits too: an FX graph cache hit under an AOTAutograd miss is news.
     why = "; ".join(d.text() for d in decisions) or c.outcome
     if cause == FAILED:
