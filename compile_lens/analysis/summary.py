@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from compile_lens.analysis.why import why, why_text
 from compile_lens.model import OUTCOMES, TraceRecord
+from compile_lens.model.safe_text import visible
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,7 +68,7 @@ class Summary:
         if self.unread:
             lines.append(f"records not read: {self.unread} (see trace.record.run.extra['parser'])")
         lines.extend(f"note: {n}" for n in self.notes)
-        return "\n".join(lines)
+        return visible("\n".join(lines))  # a trace cannot drive the terminal
 
 
 def piece_key(compile_key: tuple[str | None, str | None]) -> str | None:

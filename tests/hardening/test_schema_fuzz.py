@@ -35,10 +35,12 @@ BASE = _base()
 
 
 def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Every field of the JSON (first element of each list only: they share a type)."""
+    """Every field of the JSON (first element of each list, first keys of each map: the rest
+    share their types)."""
     out: list[tuple[Any, ...]] = [prefix] if prefix else []
     if isinstance(value, dict):
-        for key in sorted(value):
+        keys = sorted(value)
+        for key in keys if len(keys) <= 20 else keys[:5]:  # 120 config options: one type
             if key != "format":
                 out += _paths(value[key], (*prefix, key))
     elif isinstance(value, list) and value:
@@ -73,7 +75,8 @@ def _exercise(text: str) -> None:
     render(record, use_dot=False)
     trace._repr_mimebundle_()
     str(compile_lens.diff(record, record))
-    assert trace_from_json(trace_to_json(record)) == record, "a loaded trace re-saves intact"
+    again = trace_from_json(trace_to_json(record, redact=False))
+    assert again == record, "a loaded trace re-saves intact"
 
 
 def test_field_paths_cover_the_model() -> None:
