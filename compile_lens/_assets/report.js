@@ -2,10 +2,15 @@
    Plain DOM, no dependencies, no network. Embedded once per page. */
 (function () {
   "use strict";
-  /* The page never navigates away: only in-page anchors (#...) and plotly's own image download
-     (data:/blob:) are followed. CSP cannot forbid link clicks, so they are stopped here, in the
-     capture phase, before any handler of the link itself runs; window.open is switched off. */
-  function followable(a) {
+  /* The page never navigates away and opens no window: only a plain click on an in-page anchor
+     (#...) or on plotly's own image download (data:/blob:) is followed. CSP cannot forbid link
+     clicks, so they are stopped here, in the capture phase, before any handler of the link
+     itself runs; middle and modified clicks (new tab or window) are stopped too, and
+     window.open is switched off. */
+  function followable(a, ev) {
+    if (ev.type !== "click" || ev.button !== 0 || ev.ctrlKey || ev.metaKey || ev.shiftKey) {
+      return false;
+    }
     var href = a.getAttribute("href") || a.getAttribute("xlink:href") || "";
     if (href.charAt(0) === "#") { return true; }
     return a.hasAttribute("download") && /^(data|blob):/i.test(href);
@@ -13,7 +18,7 @@
   ["click", "auxclick"].forEach(function (type) {
     document.addEventListener(type, function (ev) {
       var a = ev.target && ev.target.closest && ev.target.closest("a");
-      if (a && !followable(a)) { ev.preventDefault(); ev.stopPropagation(); }
+      if (a && !followable(a, ev)) { ev.preventDefault(); ev.stopPropagation(); }
     }, true);
   });
   document.addEventListener("submit", function (ev) { ev.preventDefault(); }, true);

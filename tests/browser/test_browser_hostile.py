@@ -60,7 +60,7 @@ def test_clicking_every_link_never_navigates(browser: Any, hostile_report: Path)
     count = links.count()
     assert count > 5, "the nav bar and key links are there to click"
     opened: list[Any] = []
-    page.context.on("page", opened.append)
+    page.context.on("page", lambda p: opened.append(p))
     for i in range(count):
         link = links.nth(i)
         if not link.is_visible():
