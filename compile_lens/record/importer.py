@@ -50,17 +50,21 @@ def load_torch_trace(path: str | Path) -> TraceRecord:
                "as TORCH_TRACE=<dir> writes them)")
         raise TraceFormatError(msg)
     infos = [torch_trace.FileInfo(path=f, name=f.name) for f in files]
+    offsets = {i.name: torch_trace.epoch_offset(i.path) for i in infos}
+    fallback = next((o for o in offsets.values() if o), 0.0)  # a log without chromium events
+    offsets = {k: o or fallback for k, o in offsets.items()}
+    firsts = {i.name: _first(i.path, offsets[i.name]) for i in infos}
+    t0 = min((e.t for e in firsts.values() if e is not None), default=0.0)
     names: dict[str, str] = {}
     named_rank: dict[str, int | None] = {}
     for info in infos:
         info.problems = torch_trace.Problems(info.name)
         named_rank[info.name] = _rank_from_name(info.name) if root.is_dir() else None
-        names[info.name] = _process_name(info, named_rank[info.name], len(infos) > 1)
-    offsets = {i.name: torch_trace.epoch_offset(i.path) for i in infos}
-    fallback = next((o for o in offsets.values() if o), 0.0)  # a log without chromium events
-    offsets = {k: o or fallback for k, o in offsets.items()}
-    t0 = min((t for t in (_first_time(i.path, offsets[i.name]) for i in infos) if t is not None),
-             default=0.0)
+        first = firsts[info.name]
+        name = _process_name(info, named_rank[info.name], len(infos) > 1,
+                             first.extra.get("pid", 0) if first else 0)
+        taken = sum(1 for n in names.values() if n == name or n.startswith(f"{name}."))
+        names[info.name] = f"{name}.{taken}" if taken else name  # two logs of one process
     builder = TraceBuilder(t0)
     observer_events: list[RawEvent] = []
     last_t = t0
@@ -132,12 +136,15 @@ def _rank_from_name(name: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def _process_name(info: torch_trace.FileInfo, rank: int | None, many: bool) -> str:
-    """``rank<N>`` for a rank's log; else the file's stem among several logs, and ``""`` for a
-    single one (graph ids then read as in a live trace: ``g0``)."""
+def _process_name(info: torch_trace.FileInfo, rank: int | None, many: bool, pid: int) -> str:
+    """``rank<N>`` for a rank's log; among several logs without ranks (vLLM's EngineCore and
+    workers) ``pid<N>`` (the file's stem if unknown); ``""`` for a single log (graph ids then
+    read as in a live trace: ``g0``)."""
     if rank is not None:
         return f"rank{rank}"
-    return info.path.name.split(".")[0] if many else ""
+    if not many:
+        return ""
+    return f"pid{pid}" if pid else info.path.name.split(".")[0]
 
 
 def _rank(info: torch_trace.FileInfo, named: dict[str, int | None]) -> int | None:
@@ -146,11 +153,13 @@ def _rank(info: torch_trace.FileInfo, named: dict[str, int | None]) -> int | Non
     return by_name if by_name is not None else info.rank
 
 
-def _first_time(path: Path, offset: float) -> float | None:
-    """The time of the first record of ``path`` (epoch seconds when the log allows)."""
-    for event in torch_trace.read_events(path, torch_trace.FileInfo(path=path, name=path.name),
-                                         "", lambda _name: False, offset):
-        return event.t
+def _first(path: Path, offset: float) -> RawEvent | None:
+    """The first record of ``path`` (its time, epoch seconds when the log allows, and in
+    ``extra["pid"]`` the process id of its glog prefix)."""
+    info = torch_trace.FileInfo(path=path, name=path.name)
+    for event in torch_trace.read_events(path, info, "", lambda _name: False, offset):
+        return RawEvent(t=event.t, name=event.name, metadata={}, payload=None,
+                        extra={"pid": info.pid})
     return None
 
 
