@@ -66,6 +66,11 @@ def trace_sections(record: TraceRecord, max_rows: int = MAX_ROWS) -> list[tuple[
         head, cut = cut_rows(rows, max_rows, "factors (secrets redacted)")
         out.append(("Factors", (hint(cut) if cut else "")
                     + table(["layer", "name", "value"], head, scroll=True)))
+    from compile_lens.views.ranks_view import rank_section
+
+    ranks_html, diverged = rank_section(record)
+    if ranks_html:  # divergence first, as in the report
+        out.insert(0 if diverged else 1, ("Ranks", ranks_html))
     return out
 
 

@@ -58,9 +58,13 @@ def test_summary_and_report_show_divergence_first(tmp_path, capsys):
     assert main(["summary", str(DIVERGED)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("ranks DIVERGE (4 ranks)")
-    html = compile_lens.load(DIVERGED).to_html(tmp_path / "r.html")
+    trace = compile_lens.load(DIVERGED)
+    html = trace.to_html(tmp_path / "r.html")
     assert html.index(">Ranks<") < html.index(">Overview<")
     assert "ranks diverge" in html
+    bundle = trace._repr_mimebundle_()
+    assert bundle["text/html"].index("Ranks") < bundle["text/html"].index("Overview")
+    assert bundle["text/plain"].splitlines()[1].startswith("ranks DIVERGE")
 
 
 def test_diff_between_two_ranks(capsys):
