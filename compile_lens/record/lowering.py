@@ -40,7 +40,7 @@ def parse_output_code(code: str) -> list[dict[str, Any]]:
     pending: tuple[list[str], list[str]] = ([], [])
     in_call = False
     for line in code.splitlines():
-        if re.match(r"^\s+def call\(", line):
+        if re.match(r"^\s*def call\(", line):  # a method (torch >= 2.8) or top-level
             in_call = True
             continue
         if not in_call:

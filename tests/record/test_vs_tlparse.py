@@ -67,3 +67,12 @@ def test_committed_figures_are_what_tlparse_says_now(tlparse_expected):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.expected() == tlparse_expected
+
+
+def test_lowering_read_from_cuda_output_code():
+    """Older Inductor output code has ``call`` at module level (no runner class): still read."""
+    autotune = compile_lens.load(LOGS / "autotune_with_compile_id.log.gz").record
+    assert [(low.kind, low.name, low.ops) for low in autotune.lowerings] == [
+        ("triton_kernel", "triton_poi_fused_mul_0", ["aten.mul"])]
+    flex = compile_lens.load(LOGS / "cache_hit_miss.log.gz").record
+    assert {low.kind for low in flex.lowerings} == {"triton_template"}
