@@ -26,6 +26,7 @@ from pathlib import Path
 parser = argparse.ArgumentParser()
 parser.add_argument("out")
 parser.add_argument("--trace", action="store_true")
+parser.add_argument("--cross-check", action="store_true")
 parser.add_argument("--tp", type=int, default=1)
 parser.add_argument("--decode-tokens", type=int, default=64)
 args = parser.parse_args()
@@ -57,7 +58,8 @@ if os.environ.get("COMPILE_LENS_DEBUG_CUDA_INIT"):  # who initializes CUDA here,
         _lazy_init()
 
     torch.cuda._lazy_init = _spy_lazy_init
-block = compile_lens.trace(strict=True) if args.trace else contextlib.nullcontext()
+block = (compile_lens.trace(strict=True, cross_check=args.cross_check) if args.trace
+         else contextlib.nullcontext())
 start = time.perf_counter()
 with block as t:
     result["cuda_initialized_entered"] = torch.cuda.is_initialized()

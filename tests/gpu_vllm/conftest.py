@@ -25,6 +25,9 @@ def gpu_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, GpuRun]:
         if phase == "cold":  # a second untraced cold start: what varies between any two runs
             runs["untraced_cold2"] = run_llm(base / "untraced_cold2", base / "root_c")
         runs[f"traced_{phase}"] = run_llm(base / f"traced_{phase}", base / "root_b", "--trace")
+        if phase == "cold":  # the key cross-check (on torch 2.11 it runs the probe in vLLM)
+            runs["cross_cold"] = run_llm(base / "cross_cold", base / "root_d", "--trace",
+                                         "--cross-check")
     keep = os.environ.get("COMPILE_LENS_KEEP_TRACES")
     if keep:  # the GPU fixture for the CPU tests and the views (tests/fixtures/traces)
         Path(keep).mkdir(parents=True, exist_ok=True)

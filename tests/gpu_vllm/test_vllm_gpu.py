@@ -101,7 +101,10 @@ def test_every_cuda_graph_vllm_captured(gpu_runs, phase):
 
 
 def test_keys_cross_checked_inside_vllm(gpu_runs):
-    trace = gpu_runs["traced_cold"].trace
+    """``trace(cross_check=True)``: both keys for every piece vLLM compiled, and they agree."""
+    run = gpu_runs["cross_cold"]
+    trace = run.trace
+    assert run.result["tokens"] == gpu_runs["untraced_cold"].result["tokens"]
     real = [c for c in trace.record.compiles if c.outcome in ("compiled", "cache_hit")]
     assert real, "nothing compiled cold"
     for c in real:
@@ -111,6 +114,23 @@ def test_keys_cross_checked_inside_vllm(gpu_runs):
     by_key = {c.legacy_key: c.submod for c in real}
     for c in deduplicated:
         assert c.dedup_of in by_key.values()
+
+
+def test_default_trace_says_how_keys_were_checked(gpu_runs):
+    """Without cross_check, a torch lacking the standalone key API gets no up-front key inside
+    vLLM (the probe can change vLLM's generated code there), and each piece says so."""
+    trace = gpu_runs["traced_cold"].trace
+    features = trace.record.run.features
+    real = [c for c in trace.record.compiles if c.outcome in ("compiled", "cache_hit")]
+    assert real and all(c.legacy_key for c in real)
+    if not features.get("standalone_key_api"):
+        assert all(c.standalone_key is None and "cross_check=True" in c.note for c in real)
+    else:
+        assert all(c.key_match for c in real)
+    cross, untraced = gpu_runs["cross_cold"], gpu_runs["untraced_cold"]
+    noise = set(untraced.cache_files()) ^ set(gpu_runs["untraced_cold2"].cache_files())
+    changed = (set(cross.cache_files()) ^ set(untraced.cache_files())) - noise
+    print(f"cross_check run: {len(changed)} cache file names differ from an untraced run")
 
 
 def test_run_info_reads_the_device_without_cuda(gpu_runs):

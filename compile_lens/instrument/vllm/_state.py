@@ -163,6 +163,26 @@ def _emit_with_compile_id(event: str, payload: Any, compile_id: Any) -> None:
                      payload_fn=payload_fn, expect_trace_id=False, compile_id=compile_id)
 
 
+def cross_check_requested() -> bool:
+    """Whether the active ``trace()`` asked for ``cross_check`` (this process or, for vLLM's
+    processes started by spawn, the session's ``session.json``)."""
+    from compile_lens import _session
+
+    options = _session.current()
+    if options is not None:
+        return bool(options.cross_check)
+    directory = os.environ.get("COMPILE_LENS_SESSION_DIR")
+    if not directory:
+        return False
+    import json
+
+    try:
+        with open(os.path.join(directory, "session.json"), encoding="utf-8") as fh:
+            return bool(json.load(fh).get("cross_check", False))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def size_label(compile_range: Any) -> str:
     """``"8"`` for a single-size compile range, ``"(1, 2048)"`` for a range (model convention)."""
     start, end = getattr(compile_range, "start", None), getattr(compile_range, "end", None)
