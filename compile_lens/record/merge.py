@@ -33,7 +33,7 @@ def read_session_dir(directory: Path) -> tuple[list[RawEvent], list[ProcessInfo]
         events.extend(got)
         processes.append(ProcessInfo(
             name=name, pid=int(pid_text) if pid_text.isdigit() else 0, role=role,
-            rank=meta.get("rank") if isinstance(meta.get("rank"), int) else None,
+            rank=rank if isinstance(rank := meta.get("rank"), int) else None,
             complete=complete, note=note,
             extra={k: v for k, v in meta.items() if k not in ("pid", "role", "rank")},
         ))

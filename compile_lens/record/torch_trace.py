@@ -24,8 +24,9 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from io import BufferedReader
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from compile_lens.record.raw import RawEvent, event_name
 
@@ -42,7 +43,7 @@ LISTED = 20
 """Problems listed one by one per kind and file (all are counted)."""
 
 
-def open_log(path: Path) -> IO[bytes]:
+def open_log(path: Path) -> gzip.GzipFile | BufferedReader:
     """The log's bytes, decompressed if it is gzip (detected by its magic number, not its name)."""
     with path.open("rb") as fh:
         magic = fh.read(2)
@@ -123,7 +124,7 @@ def read_events(path: Path, info: FileInfo, process: str,
                 yield event
 
 
-def _records(fh: IO[bytes], info: FileInfo) -> Iterator[tuple[int, bytes, bool]]:
+def _records(fh: gzip.GzipFile | BufferedReader, info: FileInfo) -> Iterator[tuple[int, bytes, bool]]:
     """``(first line number, record bytes, is_last)``: envelope line plus its payload lines."""
     pending, lineno, seen = b"", 1, False
     while True:
