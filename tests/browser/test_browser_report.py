@@ -10,7 +10,7 @@ from _browser import PageLog, load_synthetic, open_page
 
 from compile_lens.views.report import write_html
 
-SECTIONS = 7
+SECTIONS = 8  # Overview, Compiles, Graph, Pieces & keys, Passes, Lowering, CUDA graphs, Factors
 
 
 @pytest.fixture(scope="module")
