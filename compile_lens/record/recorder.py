@@ -378,7 +378,7 @@ class TraceBuilder(VllmAccount):
         if metrics.get("co_name"):
             g.fields.setdefault("name", str(metrics["co_name"]))
         plain = self._plain.setdefault(g.id, _Plain())
-        plain.seconds = float(metrics.get("backend_compile_time_s") or 0.0)
+        plain.seconds = _backend_seconds(metrics)
         if metrics.get("fail_type"):
             plain.fail = f"{metrics['fail_type']}: {metrics.get('fail_reason') or ''}".strip()
         self._ended.add((event.process, event.compile_id))
@@ -471,6 +471,16 @@ _PIECE_END_FIELDS = {
     "graph_key", "submod", "size", "outcome", "legacy_key", "standalone_key", "dedup_of",
     "seconds", "key_seconds", "artifact_path", "note",
 }
+
+
+def _backend_seconds(metrics: dict[str, Any]) -> float:
+    """The backend compile's seconds: torch >= 2.6 names them; older logs have microseconds."""
+    if isinstance(seconds := metrics.get("backend_compile_time_s"), int | float):
+        return float(seconds)
+    for name in ("aot_autograd_cumulative_compile_time_us", "inductor_cumulative_compile_time_us"):
+        if isinstance(micros := metrics.get(name), int | float):
+            return micros / 1e6
+    return 0.0
 
 
 def _cl(method: Callable[[TraceBuilder, RawEvent, dict[str, Any]], None]) -> Handler:

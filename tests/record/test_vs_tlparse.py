@@ -76,3 +76,9 @@ def test_lowering_read_from_cuda_output_code():
         ("triton_kernel", "triton_poi_fused_mul_0", ["aten.mul"])]
     flex = compile_lens.load(LOGS / "cache_hit_miss.log.gz").record
     assert {low.kind for low in flex.lowerings} == {"triton_template"}
+
+
+def test_compile_seconds_from_older_metrics():
+    """torch before 2.6 logs the backend compile in microseconds (aot_autograd_cumulative_…)."""
+    (compile_,) = compile_lens.load(LOGS / "simple.log.gz").record.compiles
+    assert compile_.seconds == 1.30709
