@@ -285,6 +285,8 @@ class TraceBuilder(VllmAccount):
             raise Malformed(msg)
         g = self._graph(event.process, event.compile_id)
         g.fields.setdefault("code", event.payload or "")
+        if event.origin:  # a log's line: torch_trace.payload_at reads any record again from it
+            g.fields.setdefault("origin", event.origin)
         if not g.nodes:
             g.nodes = graph_text.parse_readable_graph(event.payload or "")
 
@@ -427,6 +429,7 @@ class TraceBuilder(VllmAccount):
             code=str(g.fields.get("code", "")), prefix=str(g.fields.get("prefix", "")),
             split_ops=list(g.fields.get("split_ops") or []),
             nodes=[from_dict(GraphNode, n, f"{g.id}.nodes") for n in g.nodes],
+            extra={"origin": g.fields["origin"]} if "origin" in g.fields else {},
         ))
         if g.split:
             for row in g.pieces:

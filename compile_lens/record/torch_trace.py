@@ -124,6 +124,25 @@ def read_events(path: Path, info: FileInfo, process: str,
                 yield event
 
 
+def payload_at(path: str | Path, line: int) -> str | None:
+    """The payload of the record whose envelope is on ``line`` of the log at ``path`` (read on
+    demand: import keeps no payload it did not need; notes and ``extra["origin"]`` name the
+    file and line). ``None`` if no record starts there or it has no payload."""
+    p = Path(path)
+    info = FileInfo(path=p, name=p.name)
+    with open_log(p) as fh:
+        for lineno, block, _last in _records(fh, info):
+            if lineno == line:
+                body = block.replace(b"\r\n", b"\n").partition(b"\n")[2]
+                if not body.startswith(b"\t"):
+                    return None
+                raw = body[1:].replace(b"\n\t", b"\n")
+                return raw.removesuffix(b"\n").decode("utf-8", errors="replace")
+            if lineno > line:
+                return None
+    return None
+
+
 def _records(fh: gzip.GzipFile | BufferedReader, info: FileInfo) -> Iterator[tuple[int, bytes, bool]]:
     """``(first line number, record bytes, is_last)``: envelope line plus its payload lines."""
     pending, lineno, seen = b"", 1, False

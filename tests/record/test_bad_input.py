@@ -188,3 +188,15 @@ def test_fuzz_flipped_byte(at, value):
     data = bytearray(GOOD)
     data[at] = value
     _load_or_format_error(bytes(data))
+
+
+def test_any_payload_is_read_again_on_demand_from_its_line(tmp_path):
+    """Import keeps no payload it did not need; a graph (and every note) names its file:line."""
+    from compile_lens.record.torch_trace import payload_at
+
+    path = _write(tmp_path, gzip.compress(GOOD), "zipped.log")
+    (graph,) = compile_lens.load(path).record.graphs
+    assert graph.extra["origin"] == f"zipped.log:{GRAPH_LINE}"
+    assert payload_at(path, GRAPH_LINE) == graph.code != ""
+    assert payload_at(path, 14) is None, "a string-table record has no payload"
+    assert payload_at(path, 39) is None, "no record starts on a payload line"
