@@ -27,12 +27,14 @@ def kind(path: str | Path) -> str:
     try:
         with torch_trace.open_log(p) as fh:
             head = fh.read(4096).lstrip()
-    except (OSError, EOFError) as exc:
+            damaged = fh.damaged
+    except OSError as exc:
         msg = f"{p}: cannot be read ({exc}); expected {EXPECTED}"
         raise TraceFormatError(msg) from exc
     if head.startswith(b"{"):
         return "trace"
-    what = "an empty file" if not head else "neither JSON nor structured-trace lines"
+    what = (f"a gzip file whose start cannot be read ({damaged})" if damaged and not head
+            else "an empty file" if not head else "neither JSON nor structured-trace lines")
     msg = f"{p}: {what}; expected {EXPECTED}"
     raise TraceFormatError(msg)
 

@@ -18,16 +18,15 @@ missing payloads, payload lines without an envelope, records of another rank.
 from __future__ import annotations
 
 import calendar
-import gzip
 import hashlib
 import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from io import BufferedReader
 from pathlib import Path
 from typing import Any
 
+from compile_lens.record.log_stream import LogStream
 from compile_lens.record.raw import RawEvent, event_name
 
 BLOCK = 4 << 20
@@ -43,11 +42,9 @@ LISTED = 20
 """Problems listed one by one per kind and file (all are counted)."""
 
 
-def open_log(path: Path) -> gzip.GzipFile | BufferedReader:
+def open_log(path: Path) -> LogStream:
     """The log's bytes, decompressed if it is gzip (detected by its magic number, not its name)."""
-    with path.open("rb") as fh:
-        magic = fh.read(2)
-    return gzip.open(path, "rb") if magic == b"\x1f\x8b" else path.open("rb")
+    return LogStream(path)
 
 
 def looks_like_log(path: Path, probe: int = 1 << 16) -> bool:
@@ -55,7 +52,7 @@ def looks_like_log(path: Path, probe: int = 1 << 16) -> bool:
     try:
         with open_log(path) as fh:
             head = fh.read(probe)
-    except (OSError, EOFError, gzip.BadGzipFile):
+    except OSError:
         return False
     return any(GLOG.match(line) and b"] {" in line for line in head.split(b"\n")[:200])
 
@@ -92,6 +89,7 @@ KINDS = {
     "truncated": "the last line is cut short (the process stopped mid-write)",
     "other_rank": "a record of another rank, interleaved in this rank's log (skipped)",
     "empty": "the log is empty",
+    "damaged_gzip": "the gzip stream ends early or is corrupt: the log is read up to there",
 }
 
 
@@ -143,7 +141,7 @@ def payload_at(path: str | Path, line: int) -> str | None:
     return None
 
 
-def _records(fh: gzip.GzipFile | BufferedReader, info: FileInfo) -> Iterator[tuple[int, bytes, bool]]:
+def _records(fh: LogStream, info: FileInfo) -> Iterator[tuple[int, bytes, bool]]:
     """``(first line number, record bytes, is_last)``: envelope line plus its payload lines."""
     pending, lineno, seen = b"", 1, False
     while True:
@@ -151,9 +149,12 @@ def _records(fh: gzip.GzipFile | BufferedReader, info: FileInfo) -> Iterator[tup
         seen = seen or bool(chunk)
         data = pending + chunk
         if not chunk:
+            if fh.damaged:
+                info.problems.add("damaged_gzip", lineno, fh.damaged)
+                info.complete = False
             if data.strip(b"\n"):
                 yield lineno, data, True
-            elif not seen:
+            elif not seen and not fh.damaged:
                 info.problems.add("empty", 0)
             return
         start = 0
@@ -244,7 +245,7 @@ def epoch_offset(path: Path) -> float:
     try:
         with open_log(path) as fh:
             head = fh.read(1 << 20)
-    except (OSError, EOFError, gzip.BadGzipFile):
+    except OSError:
         return 0.0
     at = head.find(b'{"chromium_event"')
     if at < 0:

@@ -200,3 +200,29 @@ def test_any_payload_is_read_again_on_demand_from_its_line(tmp_path):
     assert payload_at(path, GRAPH_LINE) == graph.code != ""
     assert payload_at(path, 14) is None, "a string-table record has no payload"
     assert payload_at(path, 39) is None, "no record starts on a payload line"
+
+
+def test_cut_gzip_opens_up_to_the_cut(tmp_path):
+    data = gzip.compress(GOOD)
+    trace = compile_lens.load(_write(tmp_path, data[: len(data) * 2 // 3], "cut.log.gz"))
+    assert [g.compile_id for g in trace.record.graphs] == ["0/0"], "what came before the cut"
+    assert _problems(trace)["damaged_gzip"] == 1
+    assert trace.record.processes[0].complete is False
+    assert any("the gzip stream is cut short" in n for n in trace.record.run.notes)
+
+
+def test_gzip_of_several_members_is_read_whole(tmp_path):
+    """``cat a.log.gz b.log.gz``: gzip members one after the other, as gzip reads them."""
+    log = GOOD + b"\n"
+    trace = compile_lens.load(_write(tmp_path, gzip.compress(log) + gzip.compress(log), "two.gz"))
+    assert len(trace.record.graphs) == 2
+    assert _problems(trace) == {}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(min_value=0, max_value=len(gzip.compress(GOOD)) - 1),
+       st.integers(min_value=1, max_value=255))
+def test_fuzz_damaged_gzip(at, flip):
+    data = bytearray(gzip.compress(GOOD))
+    data[at] ^= flip
+    _load_or_format_error(bytes(data))
