@@ -91,6 +91,32 @@ def _links(line: str, change: Change) -> bool:
     return base in _GRAPH_LINES and change.layer == "code" and change.in_key is True
 
 
+def _candidates(changes: Sequence[Change]) -> Any:
+    """A lookup ``line name -> indices of the run-level changes it may link to``.
+
+    Built once, so linking N differing key lines to M changes costs N + M, not N x M (a key can
+    differ in tens of thousands of lines).
+    """
+    by_name: dict[tuple[str, str], list[int]] = {}
+    by_layer: dict[str, list[int]] = {}
+    for i, c in enumerate(changes):
+        by_name.setdefault((c.layer, c.name), []).append(i)
+        by_layer.setdefault(c.layer, []).append(i)
+
+    def lookup(line: str) -> list[int]:
+        base, _, sub = line.split("#", 1)[0].partition("[")
+        sub = sub.rstrip("]")
+        if base == "inductor_config":
+            return by_name.get(("config", f"inductor.{sub}"), [])
+        if base == "cpp_runtime_thread_count":
+            return by_name.get(("system", "num_threads"), [])
+        layer = {"autograd_config": "config", "torch_version": "system",
+                 "system_info": "system"}.get(base, "code" if base in _GRAPH_LINES else "")
+        return [i for i in by_layer.get(layer, []) if _links(line, changes[i])]
+
+    return lookup
+
+
 def _line_stats(
     pieces: Sequence[PieceDiff],
 ) -> tuple[dict[str, tuple[set[Any], str | None, str | None]], int]:
@@ -110,9 +136,10 @@ def link_pieces(
     """Attach key-line evidence to run-level changes; add piece-only and hash-only causes."""
     out = list(changes)
     stats, total = _line_stats(pieces)
+    lookup = _candidates(changes)  # piece-only causes added below never link to a line
     for name, (seen, old, new) in sorted(stats.items()):
         note = f"key line `{name}` differs in {len(seen)} of {total} compared pieces"
-        hit = [i for i, c in enumerate(out) if _links(name, c)]
+        hit = lookup(name)
         for i in hit:
             out[i] = dataclasses.replace(out[i], evidence=[*out[i].evidence, note])
         if not hit:
@@ -184,13 +211,13 @@ def order_causes(
     noise = sorted((c for c in changes if c.in_key is False), key=_sort_key)
     names = {c.name for c in causes}
     primaries = sorted((c for c in causes if c.explained_by not in names), key=_sort_key)
+    explained: dict[str, list[Change]] = {}
+    for c in causes:
+        if c.explained_by in names:
+            explained.setdefault(c.explained_by, []).append(c)
     ordered: list[Change] = []
     for primary in primaries:
         ordered.append(primary)
-        ordered.extend(
-            sorted(
-                (c for c in causes if c.explained_by == primary.name and c is not primary),
-                key=_sort_key,
-            )
-        )
+        ordered.extend(sorted((c for c in explained.get(primary.name, []) if c is not primary),
+                              key=_sort_key))
     return ordered, noise

@@ -18,6 +18,8 @@ from compile_lens.views import _html as h
 from compile_lens.views.diff_rows import COLUMNS, entry_rows, short, unified, verdict
 
 _MAX_PIECE_ROWS = 40
+_MAX_TEXT_ITEMS = 40
+"""Causes (and noise items) printed per entry; the DataFrame and the HTML list more."""
 
 
 def diff_frame(d: Any) -> Any:
@@ -109,16 +111,26 @@ def _entry_text(e: Any) -> list[str]:
     if e.causes:
         out.append("Causes (most consequential first):")
         n = 0
-        for c in e.causes:
+        for c in e.causes[:_MAX_TEXT_ITEMS]:
             n = n if c.explained_by else n + 1
             out.extend(_change_lines(0 if c.explained_by else n, c))
+        out.extend(_more(len(e.causes), "causes"))
     out.extend(_piece_lines(e))
     if e.noise:
         out.append("Not in the key (noise):")
         out.extend(
-            f"  {c.layer} {c.name}: {_q(c.old)} → {_q(c.new)}  ({c.effect})" for c in e.noise
+            f"  {c.layer} {c.name}: {_q(c.old)} → {_q(c.new)}  ({c.effect})"
+            for c in e.noise[:_MAX_TEXT_ITEMS]
         )
+        out.extend(_more(len(e.noise), "noise items"))
     return out
+
+
+def _more(total: int, what: str) -> list[str]:
+    if total <= _MAX_TEXT_ITEMS:
+        return []
+    return [f"  … {total - _MAX_TEXT_ITEMS} more {what}; all of them: Diff.to_dataframe() or "
+            "Diff.to_html()"]
 
 
 def diff_text(d: Any) -> str:

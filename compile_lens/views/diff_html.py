@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from compile_lens.views import _html as h
+from compile_lens.views._limits import REPORT, cut_rows
 from compile_lens.views.diff_rows import short, unified
 
 ABSENT = "(absent)"
@@ -23,12 +24,13 @@ _MAX_PIECES = 60
 def _causes(e: Any) -> str:
     rows = []
     n = 0
-    for c in e.causes:
+    causes, cut = cut_rows(e.causes, REPORT.rows, "causes")
+    for c in causes:
         n = n if c.explained_by else n + 1
         num = f"↳ {n}" if c.explained_by else str(n)
         effect = c.effect + (f" (because {c.explained_by})" if c.explained_by else "")
         rows.append([num, c.layer, c.name, _v(c.old), _v(c.new), effect, "; ".join(c.evidence)])
-    return h.table(
+    return (h.hint(cut) if cut else "") + h.table(
         ["#", "layer", "factor", "run A", "run B", "effect", "evidence"], rows, sortable=False
     )
 
@@ -38,12 +40,18 @@ def _hashes(e: Any) -> str:
     return h.table(["hash", "run A", "run B", "effect"], rows, sortable=False)
 
 
+_MAX_LINES = 200
+"""Differing factor lines shown per piece (a key can differ in tens of thousands of lines)."""
+
+
 def _piece(p: Any) -> str:
     if not p.lines:
         return h.hint(p.note or "no factor lines recorded")
-    rows = [[line.name, _v(line.old), _v(line.new)] for line in p.lines]
-    body = h.table(["factor line", "run A", "run B"], rows, sortable=False)
-    for line in p.lines:
+    lines, cut = cut_rows(p.lines, _MAX_LINES, "differing factor lines")
+    rows = [[line.name, _v(line.old), _v(line.new)] for line in lines]
+    body = (h.hint(cut) if cut else "") + h.table(["factor line", "run A", "run B"], rows,
+                                                  sortable=False)
+    for line in lines:
         if line.name.split("[")[0] == "gm" and line.old and line.new:
             body += h.code_block(
                 unified(line.old, line.new), summary=f"{line.name}: graph code diff"
@@ -64,6 +72,7 @@ def _pieces(e: Any) -> str:
             (f"{uname} B", pb[1]),
         ]
     )
+    pieces, cut = cut_rows(e.pieces, REPORT.rows, "pieces")
     rows = [
         [
             p.a,
@@ -74,7 +83,7 @@ def _pieces(e: Any) -> str:
             short(p.new_key, 20),
             p.note or len(p.lines),
         ]
-        for p in e.pieces
+        for p in pieces
     ]
     table = h.table(
         ["piece A", "piece B", "key", "state", "key A", "key B", "lines / note"],
@@ -87,12 +96,13 @@ def _pieces(e: Any) -> str:
         h.fold(f"{p.a or p.b}: {p.kind} key lines that differ", _piece(p))
         for p in [q for q in e.pieces if q.kind and not q.same and q.lines][:_MAX_PIECES]
     )
-    return head + table + details
+    return head + (h.hint(cut) if cut else "") + table + details
 
 
 def _noise(e: Any) -> str:
-    rows = [[c.layer, c.name, _v(c.old), _v(c.new), c.effect] for c in e.noise]
-    return h.table(
+    noise, cut = cut_rows(e.noise, REPORT.rows, "noise items")
+    rows = [[c.layer, c.name, _v(c.old), _v(c.new), c.effect] for c in noise]
+    return (h.hint(cut) if cut else "") + h.table(
         ["layer", "factor", "run A", "run B", "why it does not matter"], rows, sortable=False
     )
 

@@ -82,3 +82,18 @@ def test_the_80_layer_report_keeps_every_row(synthetic: Any) -> None:
     page = render(record, use_dot=False)
     assert page.count('<tr><td>g0</td><td>submod_') >= len(record.compiles)
     assert "more characters" not in page and "rows are in the saved trace" not in page
+
+
+def test_diff_of_a_32000_line_key_difference_is_capped() -> None:
+    from compile_lens.model import FactorDump, PieceKeys
+
+    def dump(key: str, salt: int) -> FactorDump:
+        lines = [f"[{i * 7 + salt:016x}] inductor_config[opt_{i}]: {i + salt}" for i in range(32_000)]
+        piece = PieceKeys(graph="g0", submod="submod_0", keys={"aot": key}, structure="x")
+        return FactorDump(pieces=[piece], key_lines={key: lines})
+
+    d = compile_lens.diff(dump("ka", 0), dump("kb", 1))
+    assert len(str(d).splitlines()) < 300, "the text lists the first causes, not 32,000"
+    page = d.to_html()
+    assert len(page) < 1.5e6, f"the diff page carries {len(page) / 1e6:.1f} MB"
+    assert "differing factor lines" in page, "the cut says so"
