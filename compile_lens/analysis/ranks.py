@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from compile_lens.model import TraceRecord
 
-ASPECTS = ("compile ids", "graphs", "cache hit/miss", "piece keys")
+ASPECTS = ("compile ids", "graphs", "cache hit/miss", "piece keys", "collectives")
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,7 @@ def divergence(record: TraceRecord) -> Divergence:
     signatures: dict[str, dict[int, tuple[str, str]]] = {aspect: {} for aspect in ASPECTS}
     graph_process = {g.id: g.process for g in record.graphs}
     cache = record.run.extra.get("cache_sequence") or {}
+    collectives = record.run.extra.get("collective_schedule") or {}
     for process, rank in by_process.items():
         graphs = [g for g in record.graphs if g.process == process]
         ids = sorted({g.compile_id for g in graphs if not g.compile_id.startswith("?")},
@@ -84,6 +85,9 @@ def divergence(record: TraceRecord) -> Divergence:
                 for c in record.compiles if graph_process.get(c.graph_id) == process]
         signatures["piece keys"][rank] = ("\n".join(keys),
                                           f"{len(keys)} piece compiles (#{_digest(keys)})")
+        if collectives:
+            schedules = [[str(op) for op in ops] for ops in collectives.get(process) or []]
+            signatures["collectives"][rank] = _collective_signature(schedules)
     groups = {}
     for aspect, per_rank in signatures.items():
         found = _group(per_rank)
@@ -127,6 +131,17 @@ def _group(per_rank: dict[int, tuple[str, str]]) -> list[RankGroup]:
         shown[sig] = text
     return sorted((RankGroup(tuple(r), shown[sig]) for sig, r in found.items()),
                   key=lambda g: g.ranks)
+
+
+def _collective_signature(schedules: list[list[str]]) -> tuple[str, str]:
+    """All collective ops of a rank in order (as tlparse compares them), and a short summary."""
+    ops = [op for graph in schedules for op in graph]
+    names = [op.removeprefix("torch.ops._c10d_functional.").removesuffix(".default") for op in ops]
+    counts: dict[str, int] = {}
+    for name in names:
+        counts[name] = counts.get(name, 0) + 1
+    shown = ", ".join(f"{n} {name}" for name, n in counts.items()) or "none"
+    return ",".join(ops), f"{len(ops)} collectives in {len(schedules)} graphs: {shown}"
 
 
 def _natural(compile_id: str) -> list[object]:

@@ -26,7 +26,7 @@ TORCH_KNOWN_UNUSED = (
         "after_post_grad_graph", "before_recompile_pre_grad", "after_recompile_pre_grad",
         "before_recompile_post_grad", "after_recompile_post_grad", "aot_forward_graph_fw_metadata",
         "aotautograd_cache_hash", "fx_graph_cache_hash", "fx_graph_runnable", "recompile_reasons",
-        "dynamo_error", "torch._functorch.config", "inductor_collective_schedule",
+        "dynamo_error", "torch._functorch.config",
         "inductor_graph_execution", "inductor_post_to_pre_grad_nodes",
         "inductor_provenance_tracking_kernel_stack_traces",
         "inductor_provenance_tracking_node_mappings", "inductor_runtime_and_tensor_meta",

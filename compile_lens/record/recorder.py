@@ -119,6 +119,9 @@ class TraceBuilder(VllmAccount):
         self._vllm_compiles: list[PieceCompile] = []
         self.vllm_account: dict[str, dict[str, Any]] = {}
         self.torch_version = ""
+        self.collectives: dict[str, list[list[str]]] = {}
+        """Per process, the collective ops of each compiled graph in order (Inductor's
+        ``inductor_collective_schedule``): ranks whose sequences differ can hang."""
         self.cache_sequence: dict[str, str] = {}
         """Per process, the cache answers in stream order (``H`` hit, ``M`` miss, ``B`` bypass; Inductor
         FX graph and AOTAutograd layers alike): what tlparse compares across ranks."""
@@ -294,6 +297,13 @@ class TraceBuilder(VllmAccount):
         """``torch_version`` (TORCH_TRACE writes it first): the version of the run, for imports."""
         self.torch_version = self.torch_version or str(json_body(event).get("pytorch_version", ""))
 
+    def _on_collective_schedule(self, event: RawEvent) -> None:
+        ops = event.json_payload()
+        if not isinstance(ops, list):
+            msg = "inductor_collective_schedule is not a JSON list"
+            raise Malformed(msg)
+        self.collectives.setdefault(event.process, []).append([str(op) for op in ops])
+
     def _cache_answer(self, event: RawEvent) -> None:
         letter = {"hit": "H", "miss": "M", "bypass": "B"}[event.name.rsplit("_", 1)[-1]]
         self.cache_sequence[event.process] = self.cache_sequence.get(event.process, "") + letter
@@ -393,6 +403,8 @@ class TraceBuilder(VllmAccount):
             extra["vllm_account"] = self.vllm_account
         if self.cache_sequence:
             extra["cache_sequence"] = dict(sorted(self.cache_sequence.items()))
+        if self.collectives:
+            extra["collective_schedule"] = dict(sorted(self.collectives.items()))
         return extra
 
     def finish(self) -> Parts:
@@ -507,6 +519,7 @@ HANDLERS: dict[str, Handler] = {
     "inductor_output_code": TraceBuilder._on_output_code,
     "artifact:triton_kernel_info": TraceBuilder._on_kernel_info,
     "artifact:torch_version": TraceBuilder._on_torch_version,
+    "artifact:inductor_collective_schedule": TraceBuilder._on_collective_schedule,
     **{f"artifact:fx_graph_cache_{s}": TraceBuilder._on_fx_cache for s in ("hit", "miss", "bypass")},
     **{f"artifact:aotautograd_cache_{s}": TraceBuilder._on_aot_cache
        for s in ("hit", "miss", "bypass")},

@@ -2,7 +2,7 @@
 
 For every log: the same compile ids, the same cache hit/miss/bypass sequence (the order tlparse
 marks with ✅❌❓, which is also its rank-divergence signature) and the same failures, per rank for
-multi-rank directories. The expected figures were written by tlparse itself
+multi-rank directories, and the same rank groups by cache sequence and by collective ops. The expected figures were written by tlparse itself
 (``tests/fixtures/torch_trace/make_expected.py``); with tlparse installed, it is run again here.
 """
 
@@ -82,3 +82,12 @@ def test_compile_seconds_from_older_metrics():
     """torch before 2.6 logs the backend compile in microseconds (aot_autograd_cumulative_…)."""
     (compile_,) = compile_lens.load(LOGS / "simple.log.gz").record.compiles
     assert compile_.seconds == 1.30709
+
+
+@pytest.mark.parametrize("case", ["multi_rank_logs", "multi_rank_messy_input",
+                                  "multi_rank_runtime"])
+def test_collective_divergence_groups_match_tlparse(case, tlparse_expected):
+    """Ranks whose collective ops (Inductor's schedule per graph) differ: tlparse's groups."""
+    div = compile_lens.load(LOGS / case).divergence()
+    ours = [list(g.ranks) for g in div.groups.get("collectives", [])]
+    assert ours == tlparse_expected[f"{case} collective groups"]
