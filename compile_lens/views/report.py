@@ -211,6 +211,14 @@ def _strict_problems(record: TraceRecord) -> list[str]:
     out = [f"instrumentation issue in {i.hook}: {i.message}" for i in record.issues]
     if record.extra:
         out.append(f"unknown top-level fields: {', '.join(sorted(record.extra))}")
+    parser = record.run.extra.get("parser")
+    if isinstance(parser, dict) and parser.get("unknown"):
+        out.append(f"records of unknown kinds: {', '.join(sorted(parser['unknown']))}")
+    if isinstance(parser, dict) and parser.get("malformed_count"):
+        out.append(f"{parser['malformed_count']} records could not be read")
+    source = record.run.extra.get("source")
+    if isinstance(source, dict) and source.get("problems"):  # an imported TORCH_TRACE log
+        out += [f"log problem: {note}" for note in record.run.notes]
     return out
 
 

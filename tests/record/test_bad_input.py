@@ -151,6 +151,11 @@ def test_cli_reads_logs_and_rejects_unknown_files(tmp_path, capsys):
     assert "failed" in capsys.readouterr().out
     assert main(["report", str(log), "-o", str(tmp_path / "r.html")]) == 0
     assert (tmp_path / "r.html").stat().st_size > 0
+    assert main(["report", str(log), "-o", str(tmp_path / "r.html"), "--strict"]) == 0
+    md5 = _write(tmp_path, _lines({GRAPH_LINE + 1: LINES[GRAPH_LINE] + b" "}), "md5.log")
+    assert main(["report", str(md5), "-o", str(tmp_path / "r2.html"), "--strict"]) == 1, \
+        "like tlparse --strict: a log with problems fails the strict report"
+    assert f"md5.log:{GRAPH_LINE}: the payload does not match its md5" in capsys.readouterr().err
     bad = _write(tmp_path, b"nope\n", "bad.log")
     assert main(["summary", str(bad)]) == 2
     assert "TORCH_TRACE log" in capsys.readouterr().err
