@@ -49,50 +49,26 @@ def load_torch_trace(path: str | Path) -> TraceRecord:
         msg = (f"{root}: no TORCH_TRACE log found (expected files of glog-prefixed JSON lines, "
                "as TORCH_TRACE=<dir> writes them)")
         raise TraceFormatError(msg)
-    infos = [torch_trace.FileInfo(path=f, name=f.name) for f in files]
-    offsets = {i.name: torch_trace.epoch_offset(i.path) for i in infos}
-    fallback = next((o for o in offsets.values() if o), 0.0)  # a log without chromium events
-    offsets = {k: o or fallback for k, o in offsets.items()}
-    firsts = {i.name: _first(i.path, offsets[i.name]) for i in infos}
-    t0 = min((e.t for e in firsts.values() if e is not None), default=0.0)
-    names: dict[str, str] = {}
-    named_rank: dict[str, int | None] = {}
-    for info in infos:
-        info.problems = torch_trace.Problems(info.name)
-        named_rank[info.name] = _rank_from_name(info.name) if root.is_dir() else None
-        first = firsts[info.name]
-        name = _process_name(info, named_rank[info.name], len(infos) > 1,
-                             first.extra.get("pid", 0) if first else 0)
-        taken = sum(1 for n in names.values() if n == name or n.startswith(f"{name}."))
-        names[info.name] = f"{name}.{taken}" if taken else name  # two logs of one process
-    builder = TraceBuilder(t0)
+    plan = _Plan(root, [torch_trace.FileInfo(path=f, name=f.name) for f in files])
+    builder = TraceBuilder(plan.t0)
     observer_events: list[RawEvent] = []
-    last_t = t0
-    for info in infos:
-        for event in torch_trace.read_events(info.path, info, names[info.name], _wanted,
-                                             offsets[info.name]):
+    last_t = plan.t0
+    for info in plan.infos:
+        for event in torch_trace.read_events(info.path, info, plan.names[info.name], _wanted,
+                                             plan.offsets[info.name]):
             if event.name in _OBSERVER_NAMES:
                 observer_events.append(event)
             builder.feed(event)
             last_t = max(last_t, event.t)
     parts = builder.finish()
-    for info in infos:
-        notes.extend(info.problems.notes())
-        named = named_rank[info.name]
-        if named is not None and info.rank is not None and named != info.rank:
-            notes.append(f"{info.name}: named rank {named} but its records say rank {info.rank}")
+    notes += plan.notes()
     vllm = _vllm_records(builder, observer_events)
-    processes = [ProcessInfo(
-        name=names[i.name], pid=i.pid, role="rank" if _rank(i, named_rank) is not None else "",
-        rank=_rank(i, named_rank), complete=i.complete and not i.problems.counts.get("truncated"),
-        note="; ".join(i.problems.notes()[:3]),
-        extra={"file": i.name, "records": i.records, "problems": dict(sorted(i.problems.counts.items()))},
-    ) for i in infos]
     run = RunInfo(
         torch_version=builder.torch_version,
-        started_at=datetime.fromtimestamp(t0, UTC).isoformat(timespec="seconds") if t0 > 1e9 else "",
-        wall_s=round(max(0.0, last_t - t0), 6), notes=[*notes, *parts.notes],
-        extra={**builder.run_extra(), "source": _source(root, infos),
+        started_at=datetime.fromtimestamp(plan.t0, UTC).isoformat(timespec="seconds")
+        if plan.t0 > 1e9 else "",
+        wall_s=round(max(0.0, last_t - plan.t0), 6), notes=[*notes, *parts.notes],
+        extra={**builder.run_extra(), "source": _source(root, plan.infos),
                **({"vllm_hooks": vllm.hooks} if vllm is not None and vllm.hooks else {})},
     )
     return TraceRecord(
@@ -101,9 +77,52 @@ def load_torch_trace(path: str | Path) -> TraceRecord:
         lowerings=[*parts.lowerings, *(vllm.lowerings if vllm else [])],
         captures=parts.captures, spans=parts.spans, key_lines=parts.key_lines,
         counters=dict(vllm.counters) if vllm else {},
-        artifacts=list(vllm.artifacts) if vllm else [], processes=processes,
+        artifacts=list(vllm.artifacts) if vllm else [], processes=plan.processes(),
         **_extra_parts(parts),
     )
+
+
+class _Plan:
+    """Before reading: each file's clock offset, the first time of all, each file's process name
+    (rank from the file name, else pid); after reading: the processes and the notes."""
+
+    def __init__(self, root: Path, infos: list[torch_trace.FileInfo]) -> None:
+        self.infos = infos
+        offsets = {i.name: torch_trace.epoch_offset(i.path) for i in infos}
+        fallback = next((o for o in offsets.values() if o), 0.0)  # a log without chromium events
+        self.offsets = {k: o or fallback for k, o in offsets.items()}
+        firsts = {i.name: _first(i.path, self.offsets[i.name]) for i in infos}
+        self.t0 = min((e.t for e in firsts.values() if e is not None), default=0.0)
+        self.names: dict[str, str] = {}
+        self.named_rank: dict[str, int | None] = {}
+        for info in infos:
+            info.problems = torch_trace.Problems(info.name)
+            self.named_rank[info.name] = _rank_from_name(info.name) if root.is_dir() else None
+            first = firsts[info.name]
+            name = _process_name(info, self.named_rank[info.name], len(infos) > 1,
+                                 first.extra.get("pid", 0) if first else 0)
+            taken = sum(1 for n in self.names.values() if n == name or n.startswith(f"{name}."))
+            self.names[info.name] = f"{name}.{taken}" if taken else name  # two logs, one process
+
+    def notes(self) -> list[str]:
+        out = []
+        for info in self.infos:
+            out.extend(info.problems.notes())
+            named = self.named_rank[info.name]
+            if named is not None and info.rank is not None and named != info.rank:
+                out.append(f"{info.name}: named rank {named} but its records say rank {info.rank}")
+        return out
+
+    def processes(self) -> list[ProcessInfo]:
+        return [ProcessInfo(
+            name=self.names[i.name], pid=i.pid,
+            role="rank" if _rank(i, self.named_rank) is not None else "",
+            rank=_rank(i, self.named_rank),
+            complete=i.complete and not i.problems.counts.get("truncated"),
+            note="; ".join(i.problems.notes()[:3]),
+            extra={"file": i.name, "records": i.records,
+                   "problems": dict(sorted(i.problems.counts.items()))},
+        ) for i in self.infos]
 
 
 def _extra_parts(parts: Any) -> dict[str, Any]:
