@@ -12,6 +12,11 @@ repeated calls in one process. Usage::
 
     python benchmarks/bench_views.py            # prints a Markdown table
     python benchmarks/bench_views.py --json     # machine-readable
+    python benchmarks/bench_views.py --hardening  # bad shapes (issue 9): 32,000-line key
+                                                  # mismatch, a 60 MB trace, the 80-layer goal
+
+The hardening traces are built by ``tests/hardening/test_big_traces.py`` (``mismatch_trace``,
+``big_trace``), so the benchmark measures exactly what the tests bound.
 """
 
 from __future__ import annotations
@@ -123,11 +128,92 @@ def table(res: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _hardening_module() -> Any:
+    sys.path.insert(0, str(ROOT / "tests" / "hardening"))
+    spec = importlib.util.spec_from_file_location(
+        "bench_big_traces", ROOT / "tests/hardening/test_big_traces.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def hardening() -> dict[str, Any]:
+    """Render times and sizes on the bad shapes of issue 9 (warm, median of 3)."""
+    import compile_lens
+    from compile_lens.views.display import trace_html
+    from compile_lens.views.report import render
+    from compile_lens.views.sections import mismatch_block
+
+    big = _hardening_module()
+    from _hardening import load_synthetic
+
+    synthetic = load_synthetic()
+    record, bad = big.mismatch_trace(synthetic, 32_000)
+    res: dict[str, Any] = {
+        "mismatch_block_32000_s": _median(lambda: mismatch_block(record, bad), 3),
+        "report_32000_s": _median(lambda: render(record), 3),
+        "report_32000_mb": round(len(render(record).encode()) / 1e6, 2),
+    }
+    from compile_lens.model import FactorDump, PieceKeys
+
+    def dump(key: str, salt: int) -> FactorDump:
+        lines = [f"[{i * 7 + salt:016x}] inductor_config[opt_{i}]: {i + salt}"
+                 for i in range(32_000)]
+        piece = PieceKeys(graph="g0", submod="submod_0", keys={"aot": key}, structure="x")
+        return FactorDump(pieces=[piece], key_lines={key: lines})
+
+    da, db = dump("ka", 0), dump("kb", 1)
+    res["diff_32000_s"] = _median(lambda: compile_lens.diff(da, db).to_html(), 3)
+    huge = big.big_trace(synthetic)
+    res["big_trace_json_mb"] = round(len(compile_lens.Trace(huge).to_json()) / 1e6, 1)
+    page = render(huge)
+    res["big_report_mb"] = round(len(page.encode()) / 1e6, 2)
+    res["big_report_s"] = _median(lambda: render(huge), 3)
+    nb = trace_html(compile_lens.Trace(huge))
+    res["big_notebook_mb"] = round(len(nb.encode()) / 1e6, 2)
+    res["big_notebook_s"] = _median(lambda: trace_html(compile_lens.Trace(huge)), 3)
+    goal = _trace()
+    res["goal_80_layer_report_s"] = _median(lambda: render(goal), 3)
+    res["goal_80_layer_report_mb"] = round(len(render(goal).encode()) / 1e6, 2)
+    res["goal_80_layer_cold_s"] = _cold("to_html")
+    return res
+
+
+def hardening_table(res: dict[str, Any]) -> str:
+    """The Markdown table of ``hardening()`` for benchmarks/RESULTS.md."""
+    rows = [
+        ("key mismatch of 32,000 factor lines per key: the mismatch block",
+         f"{res['mismatch_block_32000_s']:.3f} s", "-"),
+        ("the same trace: whole report", f"{res['report_32000_s']:.2f} s, "
+         f"{res['report_32000_mb']} MB", "<= 1 s"),
+        ("diff of two dumps differing in 32,000 key lines (analysis + HTML)",
+         f"{res['diff_32000_s']:.2f} s", "-"),
+        (f"{res['big_trace_json_mb']} MB trace (80 layers, every string blown up): report",
+         f"{res['big_report_s']:.2f} s, {res['big_report_mb']} MB", "capped (< 10 MB)"),
+        ("the same trace: notebook display (`text/html`)",
+         f"{res['big_notebook_s']:.2f} s, {res['big_notebook_mb']} MB", "capped (< 3 MB)"),
+        ("80-layer goal trace: report", f"{res['goal_80_layer_cold_s']:.2f} s cold, "
+         f"{res['goal_80_layer_report_s']:.2f} s warm, {res['goal_80_layer_report_mb']} MB",
+         "<= 2 s, <= 10 MB"),
+    ]
+    lines = ["| measure | result | goal |", "|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--cold", choices=sorted(GOALS))
+    parser.add_argument("--hardening", action="store_true",
+                        help="measure the bad shapes of issue 9 instead")
     args = parser.parse_args()
+    if args.hardening:
+        res = hardening()
+        print(json.dumps(res, indent=1) if args.json else hardening_table(res))
+        return
     if args.cold:
         if args.cold == "frames":
             import pandas  # noqa: F401  (the frames goal is about building frames, not importing)
