@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 COMPILE_COLUMNS = ["index", "kind", "compile_id", "name", "submod", "size", "cause", "why",
                    "seconds", "start_s", "guard", "changed", "user_line", "cache_size",
                    "graph_breaks", "caches", "graph_id", "process"]
-TABLE_COLUMNS = ["#", "kind", "compile id", "name", "size", "cause", "why", "s"]
+TABLE_COLUMNS = ["#", "kind", "compile id", "name", "size", "cause", "why", "seconds"]
 
 
 def _caches(row: LedgerRow) -> str:

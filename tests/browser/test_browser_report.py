@@ -64,7 +64,8 @@ def test_clicking_a_piece_shows_its_panel(browser: Any, report_file: Path) -> No
 def test_filter_sort_and_fold(browser: Any, report_file: Path) -> None:
     page, log = open_page(browser)
     page.goto(report_file.as_uri())
-    box = page.locator("input.cl-filter").first
+    pieces = page.locator("details.cl-section", has=page.locator("h2", has_text="Pieces & keys"))
+    box = pieces.locator("input.cl-filter").first
     box.fill("submod_4")
     table = page.locator("#" + box.get_attribute("data-filter-for"))
     visible = [r for r in table.locator("tbody tr").all() if r.is_visible()]
