@@ -30,6 +30,7 @@ from compile_lens.analysis.piece_diff import PieceDiff, compare_pieces, piece_co
 from compile_lens.errors import TraceFormatError
 from compile_lens.model.factor_readers import FactorSet, load_factors
 from compile_lens.model.factors import FactorDump
+from compile_lens.model.safe_text import visible
 from compile_lens.model.serialize import read_trace
 from compile_lens.model.trace import TraceRecord
 
@@ -101,9 +102,9 @@ class Diff:
     def __repr__(self) -> str:
         primary = [c for c in self.causes if not c.explained_by]
         if self.equal:
-            return f"<compile_lens.Diff: keys agree ({self.a_name} vs {self.b_name})>"
+            return visible(f"<compile_lens.Diff: keys agree ({self.a_name} vs {self.b_name})>")
         first = f"; first: {primary[0].layer} {primary[0].name}" if primary else ""
-        return f"<compile_lens.Diff: keys differ, {len(primary)} cause(s){first}>"
+        return visible(f"<compile_lens.Diff: keys differ, {len(primary)} cause(s){first}>")
 
     def __str__(self) -> str:
         from compile_lens.views.diff import diff_text

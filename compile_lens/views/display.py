@@ -28,13 +28,19 @@ def _wanted(mime: str, include: Any, exclude: Any) -> bool:
     return not (exclude is not None and mime in exclude)
 
 
-def trace_text(trace: Any) -> str:
-    """The plain-text form: ``repr`` plus the summary (of the redacted trace) once complete."""
+def trace_text(trace: Any, redacted: TraceRecord | None = None) -> str:
+    """The plain-text form: ``repr`` plus the summary (of the redacted trace) once complete.
+
+    Args:
+        trace: the ``Trace``.
+        redacted: its record already redacted, when the caller has it (saves a second pass).
+    """
     if not trace.complete:
         return repr(trace)
     from compile_lens.analysis.summary import summarize
 
-    return visible(f"{trace!r}\n{summarize(redact_record(trace.record))}")
+    record = redacted if redacted is not None else redact_record(trace.record)
+    return visible(f"{trace!r}\n{summarize(record)}")
 
 
 def _head(df: Any, what: str, max_rows: int) -> str:
@@ -74,13 +80,13 @@ def trace_sections(record: TraceRecord, max_rows: int = MAX_ROWS) -> list[tuple[
     return out
 
 
-def trace_html(trace: Any, max_rows: int = MAX_ROWS) -> str:
+def trace_html(trace: Any, max_rows: int = MAX_ROWS, redacted: TraceRecord | None = None) -> str:
     """The ``text/html`` overview of a trace (a "recording…" line while it is still open)."""
     from compile_lens.views.page import render_fragment
 
     if not trace.complete:
         return f"<pre>{html.escape(repr(trace))}</pre>"
-    record = redact_record(trace.record)
+    record = redacted if redacted is not None else redact_record(trace.record)
     title = "compile_lens trace"
     sub = f"torch {record.run.torch_version} · {record.run.device}"
     frag = render_fragment(title, trace_sections(record, max_rows), subtitle=sub)
@@ -90,15 +96,16 @@ def trace_html(trace: Any, max_rows: int = MAX_ROWS) -> str:
 def trace_mimebundle(trace: Any, include: Any = None, exclude: Any = None) -> dict[str, str]:
     """``text/plain`` (the summary) and ``text/html`` (headline + tabs) for a ``Trace``."""
     bundle: dict[str, str] = {}
+    record = redact_record(trace.record) if trace.complete else None  # once for both forms
     if _wanted("text/plain", include, exclude):
-        bundle["text/plain"] = trace_text(trace)
+        bundle["text/plain"] = trace_text(trace, record)
     if _wanted("text/html", include, exclude):
         try:
-            bundle["text/html"] = trace_html(trace)
+            bundle["text/html"] = trace_html(trace, redacted=record)
         except Exception as exc:  # tolerant in notebooks: fall back to text, say why once
             import warnings
 
             warnings.warn(f"compile_lens: HTML display failed ({exc!r}); showing text",
                           stacklevel=2)
-            bundle["text/html"] = f"<pre>{html.escape(trace_text(trace))}</pre>"
+            bundle["text/html"] = f"<pre>{html.escape(trace_text(trace, record))}</pre>"
     return bundle

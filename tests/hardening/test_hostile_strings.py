@@ -127,6 +127,7 @@ def test_diff_text_shows_escapes_visibly(escaped_trace: Path, synthetic: Any,
     _assert_no_controls(out, "compile-lens diff")
     d = compile_lens.diff(str(escaped_trace), str(other))
     _assert_no_controls(str(d), "str(Diff)")
+    _assert_no_controls(repr(d), "repr(Diff)")
 
 
 def test_python_text_outputs_show_escapes_visibly(escaped_trace: Path) -> None:
