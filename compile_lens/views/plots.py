@@ -18,6 +18,7 @@ import html
 import json
 import math
 from collections import defaultdict
+from functools import lru_cache
 from typing import Any
 
 from compile_lens.errors import missing_dependency
@@ -39,9 +40,14 @@ _LAYOUT: Spec = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "font": {"size"
 CONFIG = {"displaylogo": False, "responsive": True}
 
 
+@lru_cache(maxsize=8192)
+def _label(text: str) -> str:
+    return html.escape(html_visible(text), quote=False)
+
+
 def label(text: Any) -> str:
     """A string from the trace as plotly shows it literally: no markup, no links, no controls."""
-    return html.escape(html_visible(str(text)), quote=False)
+    return _label(str(text))
 
 
 def _capped(title: str, shown: int, total: int, what: str) -> str:
