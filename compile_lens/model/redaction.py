@@ -39,8 +39,8 @@ _SECRET_NAME = re.compile(
 )
 
 _ASSIGNED = (
-    r"(?:password|passwd|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key"
-    r"|credentials?)"
+    r"(?:password|passwd|passphrase|secret[_-]?key|secret|token|api[_-]?key|access[_-]?key"
+    r"|private[_-]?key|credentials?)"
 )
 _GITLAB = ("glpat", "gldt", "glrt", "glptt", "glft", "glimt", "gloas", "glcbt", "glsoat",
            "glffct", "glagent", "glwt", "glcf")
@@ -284,7 +284,8 @@ def deep(value: Any, text: Callable[[str], str] = redact_text) -> Any:
     return one(value)
 
 
-def _secret_entry(name: str, value: Any) -> bool:
+def _secret_entry(value: Any) -> bool:
+    """A value that can hold a secret: a non-empty string not already redacted."""
     return isinstance(value, str) and value != "" and not _is_redacted(value)
 
 
@@ -303,7 +304,7 @@ def redact_config(
         for key, value in values.items():
             full = f"{section}.{key}"
             short = str(key).rsplit(".", 1)[-1]
-            if (full in linked or is_secret_name(short)) and _secret_entry(full, value):
+            if (full in linked or is_secret_name(short)) and _secret_entry(value):
                 clean[key] = redacted_value(full, value)
                 names.append(full)
             else:

@@ -51,6 +51,8 @@ SHAPES = {
     "token alone in url userinfo": "https://glpat-AbCdEfGhIjKlMnOpQrSt@gitlab.com/g/p.git",
     "private key": "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----",
     "password assignment": "db_password = 'hunter2!'",
+    "secret key assignment": "SECRET_KEY=abc123xyz",
+    "json api key": '{"api_key": "abcdef123456"}',
 }
 SECRET_PART = {
     "aws secret assignment": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
@@ -62,6 +64,8 @@ SECRET_PART = {
     "token alone in url userinfo": "glpat-AbCdEfGhIjKlMnOpQrSt",
     "private key": "MIIEowIBAAKCAQEA",
     "password assignment": "hunter2!",
+    "secret key assignment": "abc123xyz",
+    "json api key": "abcdef123456",
 }
 
 
