@@ -8,6 +8,7 @@ once, in ``compile_lens.model.redaction``, shared with the factor collector, the
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from compile_lens.model import redaction
@@ -15,7 +16,8 @@ from compile_lens.model.redaction import REDACTED_PREFIX, is_secret_name, redact
 
 REDACTED = REDACTED_PREFIX + ">"
 
-__all__ = ["REDACTED", "is_secret_name", "redact_env", "redact_record", "redact_text", "shown"]
+__all__ = ["REDACTED", "is_secret_name", "redact_env", "redact_record", "redact_text", "redacted",
+           "shown"]
 
 
 def redact_env(env: dict[str, str]) -> dict[str, str]:
@@ -27,6 +29,26 @@ def redact_env(env: dict[str, str]) -> dict[str, str]:
     return dict(sorted(out.items()))
 
 
+_REDACTED: dict[tuple[int, str], tuple[weakref.ref[Any], Any]] = {}
+
+
+def redacted(record: Any) -> Any:
+    """``redact_record(record)``, remembered while ``record`` lives: the notebook display, the
+    explorer and the report of one trace redact it once (records are frozen, so a copy made for
+    one view is valid for the next; the key file is part of the cache key)."""
+    slot = (id(record), str(redaction.key_path()))
+    hit = _REDACTED.get(slot)
+    if hit is not None and hit[0]() is record:
+        return hit[1]
+    out = redact_record(record)
+    try:
+        ref = weakref.ref(record, lambda _, slot=slot: _REDACTED.pop(slot, None))
+    except TypeError:  # not weak-referenceable: no caching
+        return out
+    _REDACTED[slot] = (ref, out)
+    return out
+
+
 def shown(record: Any, redact: bool) -> Any:
     """The record a view renders: redacted unless the caller asked to see secrets."""
-    return redact_record(record) if redact else record
+    return redacted(record) if redact else record

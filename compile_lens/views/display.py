@@ -17,7 +17,7 @@ from compile_lens.model import TraceRecord
 from compile_lens.model.safe_text import visible
 from compile_lens.views._html import content_id, frame_table, hint
 from compile_lens.views._limits import NOTEBOOK, cut_rows
-from compile_lens.views._redact import redact_record
+from compile_lens.views._redact import redacted as redact_record
 
 MAX_ROWS = 60
 

@@ -136,7 +136,7 @@ def explorer(record: Any, *, lazy: bool = True) -> Any:
     Returns:
         An ``ipywidgets.Tab`` whose tabs mirror the report's sections.
     """
-    from compile_lens.views._redact import redact_record
+    from compile_lens.views._redact import redacted as redact_record
 
     w = _widgets()
     record = redact_record(getattr(record, "record", record))  # a notebook is shared with outputs
