@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from compile_lens.model import TraceRecord
+from compile_lens.model.safe_text import html_visible
 from compile_lens.views import sections, tables
 from compile_lens.views._html import code_block, frame_table, hint, table
 from compile_lens.views.widgets import MAX_ROWS, _widgets, html, styled
@@ -22,7 +23,7 @@ def graph_tab(record: TraceRecord) -> Any:
     w = _widgets()
     if not record.graphs:
         return html(hint("no Dynamo graph was recorded"))
-    graphs = {f"{g.name or g.id} [{g.compile_id}]": g for g in record.graphs}
+    graphs = {html_visible(f"{g.name or g.id} [{g.compile_id}]"): g for g in record.graphs}
     pick_graph = w.Dropdown(options=list(graphs), description="graph")
     pick_piece = w.Dropdown(description="piece", layout=w.Layout(width="420px"))
     picture, detail, code = w.HTML(), w.HTML(), w.HTML()
@@ -34,7 +35,7 @@ def graph_tab(record: TraceRecord) -> Any:
         svg, why = render_svg(d)
         state.update(graph=graph, drawing=d)
         picture.value = styled((hint(why) if why else "") + f'<div class="cl-graph">{svg}</div>')
-        pick_piece.options = [(sections.piece_label(p), p.submod) for p in d.pieces]
+        pick_piece.options = [(html_visible(sections.piece_label(p)), p.submod) for p in d.pieces]
         first = next((p.submod for p in d.pieces if not p.is_split_op), None)
         pick_piece.value = first if first is not None else pick_piece.value
         code.value = styled(
