@@ -63,6 +63,9 @@ HOOKS: tuple[tuple[str, Callable[[Any], Any], bool], ...] = (
     ("vllm.compilation.passes.ir.lowering_pass:VllmIRLoweringPass.__call__",
      runtime.wrap_lowering_call, False),
     ("vllm.compilation.cuda_graph:CUDAGraphWrapper.__call__", runtime.wrap_static_graph_call, False),
+    (f"{_B}:trace_structured", graphs.wrap_vllm_trace_structured, False),
+    ("vllm.compilation.piecewise_backend:trace_structured", graphs.wrap_vllm_trace_structured,
+     False),
 )
 """``(target, wrapper factory, required)``; a missing optional target is noted, not an error."""
 

@@ -13,6 +13,7 @@ result unchanged; exceptions pass through untouched.
 from __future__ import annotations
 
 import functools
+import os
 from typing import Any
 
 from compile_lens._fx import describe_nodes, describe_value, readable_code, target_name
@@ -166,3 +167,54 @@ def wrap_split_graph(original: Any) -> Any:
         return result
 
     return split_graph
+
+
+GRAPH_DUMP_NOT_BUILT = (
+    "(not built: only compile_lens listens, and building it runs print_readable on vLLM's lazy "
+    "submodules, which recompiles them and changes what Inductor generates; compile_lens records "
+    "the graph and pieces itself. With TORCH_TRACE set, vLLM builds it as usual.)")
+
+
+def _others_listen() -> bool:
+    """Whether anything but compile_lens listens on torch's structured trace stream.
+
+    torch's own ``LazyTraceHandler`` counts only when it has somewhere to write (``TORCH_TRACE``
+    set, or a directory already open); without one it removes itself on the first event.
+    """
+    import logging
+
+    from compile_lens.instrument.structured_log import TRACE_LOGGER, StructuredTraceHandler
+
+    for handler in logging.getLogger(TRACE_LOGGER).handlers:
+        if isinstance(handler, StructuredTraceHandler):
+            continue
+        if type(handler).__name__ == "LazyTraceHandler" and not os.environ.get("TORCH_TRACE") \
+                and getattr(handler, "root_dir", None) is None \
+                and getattr(handler, "stream", None) is None:
+            continue
+        return True
+    return False
+
+
+def wrap_vllm_trace_structured(original: Any) -> Any:
+    """Module-level wrapper of ``trace_structured`` as vLLM's backend modules bound it.
+
+    vLLM's ``graph_dump`` payloads call ``print_readable`` on the split graph and its lazy
+    submodules, which recompiles them: the graphs Inductor then gets differ from an untraced
+    run's, and so does the generated code (measured with vLLM 0.26 on an H100). torch builds a
+    payload whenever any handler listens, so our handler alone would trigger it. When nothing
+    else listens, the payload is replaced by a short note; every other event passes unchanged.
+    """
+
+    @functools.wraps(original)
+    def trace_structured(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "graph_dump" and "payload_fn" in kwargs and not GUARD.run(
+                "vllm.trace_structured", _others_listen):
+            kwargs["payload_fn"] = _graph_dump_note
+        return original(name, *args, **kwargs)
+
+    return trace_structured
+
+
+def _graph_dump_note() -> str:
+    return GRAPH_DUMP_NOT_BUILT
