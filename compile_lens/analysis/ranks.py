@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 from compile_lens.model import TraceRecord
 
-ASPECTS = ("compile ids", "graphs", "cache hit/miss", "piece keys", "collectives")
+ASPECTS = ("compile ids", "graphs", "cache hit/miss", "piece keys", "collectives",
+           "tensor metadata")
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ def divergence(record: TraceRecord) -> Divergence:
     graph_process = {g.id: g.process for g in record.graphs}
     cache = record.run.extra.get("cache_sequence") or {}
     collectives = record.run.extra.get("collective_schedule") or {}
+    tensor_meta = record.run.extra.get("tensor_meta") or {}
     for process, rank in by_process.items():
         graphs = [g for g in record.graphs if g.process == process]
         ids = sorted({g.compile_id for g in graphs if not g.compile_id.startswith("?")},
@@ -88,6 +90,12 @@ def divergence(record: TraceRecord) -> Divergence:
         if collectives:
             schedules = [[str(op) for op in ops] for ops in collectives.get(process) or []]
             signatures["collectives"][rank] = _collective_signature(schedules)
+        if tensor_meta:
+            digests = tensor_meta.get(process) or {}
+            ordered = [f"{cid}:{digests[cid]}" for cid in sorted(digests, key=_natural)]
+            signatures["tensor metadata"][rank] = (
+                ",".join(ordered), f"{len(ordered)} graphs' ops, shapes and estimated runtimes "
+                f"(#{_digest(ordered)})")
     groups = {}
     for aspect, per_rank in signatures.items():
         found = _group(per_rank)

@@ -29,7 +29,7 @@ TORCH_KNOWN_UNUSED = (
         "dynamo_error", "torch._functorch.config",
         "inductor_graph_execution", "inductor_post_to_pre_grad_nodes",
         "inductor_provenance_tracking_kernel_stack_traces",
-        "inductor_provenance_tracking_node_mappings", "inductor_runtime_and_tensor_meta",
+        "inductor_provenance_tracking_node_mappings",
         "inductor_triton_kernel_to_post_grad_nodes", "before_joint_graph", "after_joint_graph",
         "inductor_post_grad_graph", "runtime_wrapper_orchestration", "backward_prologue",
         "backward_epilogue", "compiled_fn_wrapper", "compiled_function_forward",

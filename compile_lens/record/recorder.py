@@ -9,6 +9,8 @@ single ``<graph>`` piece, keyed by compile id.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -120,6 +122,9 @@ class TraceBuilder(VllmAccount):
         self.vllm_account: dict[str, dict[str, Any]] = {}
         self.torch_version = ""
         self.collectives: dict[str, list[list[str]]] = {}
+        self.tensor_meta: dict[str, dict[str, str]] = {}
+        """Per process and compile id, a digest of Inductor's ``inductor_runtime_and_tensor_meta``
+        (ops, shapes, estimated runtimes): tlparse's tensor-metadata fingerprint."""
         """Per process, the collective ops of each compiled graph in order (Inductor's
         ``inductor_collective_schedule``): ranks whose sequences differ can hang."""
         self.cache_sequence: dict[str, str] = {}
@@ -304,6 +309,15 @@ class TraceBuilder(VllmAccount):
             raise Malformed(msg)
         self.collectives.setdefault(event.process, []).append([str(op) for op in ops])
 
+    def _on_tensor_meta(self, event: RawEvent) -> None:
+        body = event.json_payload()
+        if body is None:
+            msg = "inductor_runtime_and_tensor_meta is not JSON"
+            raise Malformed(msg)
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+        digest = hashlib.sha256(canonical.encode()).hexdigest()[:16]
+        self.tensor_meta.setdefault(event.process, {})[event.compile_id] = digest
+
     def _cache_answer(self, event: RawEvent) -> None:
         letter = {"hit": "H", "miss": "M", "bypass": "B"}[event.name.rsplit("_", 1)[-1]]
         self.cache_sequence[event.process] = self.cache_sequence.get(event.process, "") + letter
@@ -405,6 +419,8 @@ class TraceBuilder(VllmAccount):
             extra["cache_sequence"] = dict(sorted(self.cache_sequence.items()))
         if self.collectives:
             extra["collective_schedule"] = dict(sorted(self.collectives.items()))
+        if self.tensor_meta:
+            extra["tensor_meta"] = dict(sorted(self.tensor_meta.items()))
         return extra
 
     def finish(self) -> Parts:
@@ -520,6 +536,7 @@ HANDLERS: dict[str, Handler] = {
     "artifact:triton_kernel_info": TraceBuilder._on_kernel_info,
     "artifact:torch_version": TraceBuilder._on_torch_version,
     "artifact:inductor_collective_schedule": TraceBuilder._on_collective_schedule,
+    "artifact:inductor_runtime_and_tensor_meta": TraceBuilder._on_tensor_meta,
     **{f"artifact:fx_graph_cache_{s}": TraceBuilder._on_fx_cache for s in ("hit", "miss", "bypass")},
     **{f"artifact:aotautograd_cache_{s}": TraceBuilder._on_aot_cache
        for s in ("hit", "miss", "bypass")},

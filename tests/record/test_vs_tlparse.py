@@ -2,7 +2,8 @@
 
 For every log: the same compile ids, the same cache hit/miss/bypass sequence (the order tlparse
 marks with ✅❌❓, which is also its rank-divergence signature) and the same failures, per rank for
-multi-rank directories, and the same rank groups by cache sequence and by collective ops. The expected figures were written by tlparse itself
+multi-rank directories, and the same rank groups by cache sequence, collective ops and tensor
+metadata. The expected figures were written by tlparse itself
 (``tests/fixtures/torch_trace/make_expected.py``); with tlparse installed, it is run again here.
 """
 
@@ -86,8 +87,11 @@ def test_compile_seconds_from_older_metrics():
 
 @pytest.mark.parametrize("case", ["multi_rank_logs", "multi_rank_messy_input",
                                   "multi_rank_runtime"])
-def test_collective_divergence_groups_match_tlparse(case, tlparse_expected):
-    """Ranks whose collective ops (Inductor's schedule per graph) differ: tlparse's groups."""
+def test_collective_and_tensor_meta_groups_match_tlparse(case, tlparse_expected):
+    """Ranks whose collective ops (Inductor's schedule per graph) or tensor metadata (ops, shapes,
+    estimated runtimes per graph) differ: tlparse's groups."""
     div = compile_lens.load(LOGS / case).divergence()
     ours = [list(g.ranks) for g in div.groups.get("collectives", [])]
     assert ours == tlparse_expected[f"{case} collective groups"]
+    ours = [list(g.ranks) for g in div.groups.get("tensor metadata", [])]
+    assert ours == tlparse_expected[f"{case} tensor meta groups"]
