@@ -75,8 +75,7 @@ TOKEN_SHAPES: dict[str, tuple[str, tuple[str, ...]]] = {
                    ("passw", "passphrase", "secret", "token", "key", "credential")),
 }
 _SHAPES = [(re.compile(p), triggers) for p, triggers in TOKEN_SHAPES.values()]
-_TRIGGERS = re.compile("|".join(re.escape(t) for _, ts in TOKEN_SHAPES.values() for t in ts),
-                       re.IGNORECASE)
+_TRIGGERS = tuple(sorted({t for _, ts in TOKEN_SHAPES.values() for t in ts}))
 _LINE = re.compile(r"^\[(?P<hash>[a-z0-9]{16,})\] (?P<name>[^:\[]+?)(?:\[(?P<sub>[^\]]*)\])?: ?"
                    r"(?P<value>.*)$", re.S)
 _FP = re.compile(r"<redacted (?:hmac:[0-9a-f]+ key:(?P<key>[0-9a-f]+)|sha256:[0-9a-f]+)>")
@@ -184,10 +183,11 @@ def looks_secret(name: str, value: Any) -> bool:
 
 def redact_text(text: str) -> str:
     """``text`` with every token-shaped substring replaced by its fingerprint; the rest is kept."""
-    # One regex call is cheapest for short text, substring scans (below) for long text.
-    if len(text) < 512 and not _TRIGGERS.search(text):
-        return text
+    # Substring scans of the lower-cased text are ~10x faster than one regex alternation of
+    # the triggers (Python's re tries every alternative at every position).
     low = text.lower()
+    if not any(t in low for t in _TRIGGERS):
+        return text
     for pattern, triggers in _SHAPES:
         if any(t in low for t in triggers):
             text = pattern.sub(_replace, text)
