@@ -1,7 +1,13 @@
 """Model: JSON round-trip of model records, with schema checks and unknown-field preservation.
 
-Stage 2 (model): stdlib only. Unknown fields of a record go to its ``extra`` dict on load, so a
-trace written by a newer compile_lens of the same schema version still loads and re-saves intact.
+Stage 2 (model): stdlib only. The model's type hints are the schema: ``from_dict`` checks every
+field against its declared type (strings, 64-bit integers, finite numbers, booleans, lists,
+objects, nested records), so a trace that loads has the types every view relies on and always
+renders. Unknown fields of a record go to its ``extra`` dict on load (bounded in depth), so a trace
+written by a newer compile_lens of the same schema version still loads and re-saves intact.
+Reading is bounded (``read_bounded``: regular files only, a size limit) and parsing strict
+(``parse_json``: no ``NaN``, no overflowing numbers, no unbounded nesting); every problem is one
+``TraceFormatError`` naming the file.
 """
 
 from __future__ import annotations
