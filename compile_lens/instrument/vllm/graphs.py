@@ -208,9 +208,8 @@ def wrap_vllm_trace_structured(original: Any) -> Any:
 
     @functools.wraps(original)
     def trace_structured(name: str, *args: Any, **kwargs: Any) -> Any:
-        if name == "graph_dump" and "payload_fn" in kwargs and not GUARD.run(
-                "vllm.trace_structured", _others_listen):
-            kwargs["payload_fn"] = _graph_dump_note
+        if name == "graph_dump" and not GUARD.run("vllm.trace_structured", _others_listen):
+            return None  # nobody but compile_lens would read it: not built, not sent
         return original(name, *args, **kwargs)
 
     return trace_structured
