@@ -60,7 +60,11 @@ def test_clicking_every_link_never_navigates(browser: Any, hostile_report: Path)
     count = links.count()
     assert count > 5, "the nav bar and key links are there to click"
     opened: list[Any] = []
-    page.context.on("page", lambda p: opened.append(p))
+
+    def on_page(new: Any) -> None:  # playwright wants a Python function, not a bound builtin
+        opened.append(new)
+
+    page.context.on("page", on_page)
     for i in range(count):
         link = links.nth(i)
         if not link.is_visible():
