@@ -57,17 +57,19 @@ class GpuRun:
     def cache_files(self) -> list[str]:
         """Every file vLLM and Inductor wrote under the vLLM cache root, relative paths.
 
-        An AOTAutograd cache entry is named by its key, then by a hash of the entry's bytes,
-        which hold compile timings: the key is what a cache lookup compares, so the path is cut
-        after it (``…/aotautograd/<key>``).
+        AOTAutograd and FX graph cache entries are named by their key, then by a hash of the
+        entry's bytes (which hold compile timings): the key is what a cache lookup compares, so
+        the path is cut after it (``…/aotautograd/<key>``, ``…/fxgraph/<xx>/<key>``).
         """
         root = self.cache_root / "torch_compile_cache"
         out = set()
         for path in root.rglob("*"):
             if path.is_file():
                 parts = path.relative_to(root).parts
-                if "aotautograd" in parts:
-                    parts = parts[:parts.index("aotautograd") + 2]
+                for layer in ("aotautograd", "fxgraph"):  # <layer>/[<xx>/]<key>/<entry>
+                    if layer in parts:
+                        cut = parts.index(layer) + (3 if layer == "fxgraph" else 2)
+                        parts = parts[:cut]
                 out.add("/".join(parts))
         return sorted(out)
 
@@ -87,3 +89,11 @@ def run_llm(out: Path, cache_root: Path, *args: str) -> GpuRun:
     if proc.returncode != 0 or not (out / "result.json").exists():
         pytest.fail(f"vLLM run failed (exit {proc.returncode}):\n{log[-6000:]}")
     return GpuRun(out, cache_root, json.loads((out / "result.json").read_text()), log)
+
+
+def generated_code(path: str) -> bool:
+    """Inductor's generated code and autotune results (``inductor_cache/<xx>/<hash>.py``,
+    ``.best_config``): named by the hash of what Inductor generated, not by a cache key."""
+    parts = path.split("/")
+    return "inductor_cache" in parts and len(parts) > parts.index("inductor_cache") + 2 \
+        and parts[parts.index("inductor_cache") + 1] not in ("aotautograd", "fxgraph")

@@ -4,7 +4,7 @@
 #
 # Usage: bash tests/gpu_vllm/install_vllm_gpu.sh PARTS_DIR TARGET_DIR
 #   PARTS_DIR holds part_00..part_07 and MD5, made on a machine with the index by
-#   .ci/vllm-gpu-wheels.sh (or ../shared/vllm-gpu/fetch-wheels.sh), carried one part per call.
+#   .ci/vllm-gpu-wheels.sh, carried one part per call.
 # Then: export PYTHONPATH=TARGET_DIR VLLM_USE_FLASHINFER_SAMPLER=0 (flashinfer is not among the
 # wheels; that variable is a factor of vLLM's cache hash: set it alike in runs you compare).
 # Idempotent: the wheels are unpacked once; compile_lens (with its vLLM plugin entry point) is
