@@ -28,8 +28,8 @@ def environment() -> dict[str, Any]:
     import triton
     from torch._inductor import select_algorithm
 
-    from compile_lens.backend import keys
-    from compile_lens.instrument import _patching, autotune
+    from compile_lens._torch import keys, patching
+    from compile_lens.instrument import autotune
 
     props = torch.cuda.get_device_properties(0)
     artifact = getattr(torch._inductor, "CompiledArtifact", None)
@@ -42,7 +42,7 @@ def environment() -> dict[str, Any]:
             "trace_structured": _params(torch._logging.trace_structured),
             "standalone_compile": _params(torch._inductor.standalone_compile),
             "standalone_key_api": keys.standalone_key_api() is not None,
-            "legacy_autograd_cache_key": _params(_patching.current(keys.LEGACY_TARGET)),
+            "legacy_autograd_cache_key": _params(patching.current(keys.LEGACY_TARGET)),
             "CompiledArtifact.save": _params(artifact.save) if artifact else None,
             "CompiledArtifact.load": _params(artifact.load) if artifact else None,
             "CUDAGraph.capture_begin": _params(torch.cuda.CUDAGraph.capture_begin),

@@ -25,12 +25,12 @@ def _isolated(monkeypatch: pytest.MonkeyPatch):
         monkeypatch.delenv(name, raising=False)
     yield
     from compile_lens import _session
-    from compile_lens.backend.keys import LEGACY_TARGET
-    from compile_lens.instrument import _patching
+    from compile_lens._torch import patching
+    from compile_lens._torch.keys import LEGACY_TARGET
     from compile_lens.instrument.structured_log import StructuredTraceHandler
 
     assert _session.current() is None, "a trace session was left active"
-    assert not hasattr(_patching.current(LEGACY_TARGET), "__wrapped__"), (
+    assert not hasattr(patching.current(LEGACY_TARGET), "__wrapped__"), (
         "autograd_cache_key is still wrapped after the test")
     handlers = logging.getLogger("torch.__trace").handlers
     assert not any(isinstance(h, StructuredTraceHandler) for h in handlers), (

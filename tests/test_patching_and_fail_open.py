@@ -13,10 +13,11 @@ import pytest
 import torch
 
 import compile_lens
-from compile_lens.backend.keys import LEGACY_TARGET, capture_legacy_key
+from compile_lens._torch import patching
+from compile_lens._torch.keys import LEGACY_TARGET, capture_legacy_key
+from compile_lens._torch.patching import Patch, patched
 from compile_lens.errors import InstrumentationError
-from compile_lens.instrument import _patching, hooks
-from compile_lens.instrument._patching import Patch, patched
+from compile_lens.instrument import hooks
 from compile_lens.instrument.structured_log import StructuredTraceHandler
 
 
@@ -40,11 +41,11 @@ class NotAnException(BaseException):
 
 
 def test_patched_restores_on_exception():
-    original = _patching.current(LEGACY_TARGET)
+    original = patching.current(LEGACY_TARGET)
     with pytest.raises(Boom), patched(Patch(LEGACY_TARGET, functools.partial)):
-        assert _patching.current(LEGACY_TARGET) is not original
+        assert patching.current(LEGACY_TARGET) is not original
         raise Boom
-    assert _patching.current(LEGACY_TARGET) is original
+    assert patching.current(LEGACY_TARGET) is original
 
 
 def test_missing_target_is_an_instrumentation_error():
@@ -54,11 +55,11 @@ def test_missing_target_is_an_instrumentation_error():
 
 
 def test_legacy_capture_is_transparent_and_restored():
-    original = _patching.current(LEGACY_TARGET)
+    original = patching.current(LEGACY_TARGET)
     with capture_legacy_key():
-        wrapper = _patching.current(LEGACY_TARGET)
+        wrapper = patching.current(LEGACY_TARGET)
         assert wrapper.__wrapped__ is original
-    assert _patching.current(LEGACY_TARGET) is original
+    assert patching.current(LEGACY_TARGET) is original
 
 
 def test_trace_restores_everything_after_an_exception_in_the_block():

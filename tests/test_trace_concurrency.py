@@ -19,9 +19,10 @@ import torch
 
 import compile_lens
 from compile_lens import _session
-from compile_lens.backend.keys import LEGACY_TARGET
+from compile_lens._torch import patching
+from compile_lens._torch.keys import LEGACY_TARGET
 from compile_lens.errors import CompileLensError, InstrumentationError
-from compile_lens.instrument import _patching, hooks, plain_keys
+from compile_lens.instrument import hooks, plain_keys
 from compile_lens.instrument.session import SESSION_DIR_ENV
 from compile_lens.instrument.structured_log import StructuredTraceHandler
 
@@ -39,9 +40,9 @@ def _untouched(aot_level: int, aot_filters: list) -> list[str]:
     aot = logging.getLogger(hooks.AOT_CACHE_LOGGER)
     if (aot.level, aot.filters) != (aot_level, aot_filters):
         left.append("the AOT cache logger was not restored")
-    if hasattr(_patching.current(plain_keys.TARGET), "__wrapped__"):
+    if hasattr(patching.current(plain_keys.TARGET), "__wrapped__"):
         left.append("the Inductor wrapper is still patched")
-    if hasattr(_patching.current(LEGACY_TARGET), "__wrapped__"):
+    if hasattr(patching.current(LEGACY_TARGET), "__wrapped__"):
         left.append("autograd_cache_key is still wrapped")
     if SESSION_DIR_ENV in os.environ:
         left.append(f"{SESSION_DIR_ENV} is still set")

@@ -24,7 +24,7 @@ import torch
 
 from compile_lens import _events, _session
 from compile_lens._fx import describe_nodes, describe_value, readable_code
-from compile_lens.backend import keys
+from compile_lens._torch import keys
 from compile_lens.backend.artifact_cache import ArtifactCache, ArtifactFileError
 from compile_lens.backend.graph_memory import GraphContext
 from compile_lens.backend.graph_plan import GraphPlan, plan_graph, wrap_piece

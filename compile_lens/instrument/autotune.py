@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from compile_lens import _events
-from compile_lens.instrument._patching import Patch, patched
+from compile_lens._torch.patching import Patch, patched
 
 _SELECTOR = "torch._inductor.select_algorithm"
 _SAVER_NAME = "compile_lens_autotune_saver"

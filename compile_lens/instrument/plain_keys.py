@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from compile_lens import _events
-from compile_lens.instrument._patching import Patch, patched
+from compile_lens._torch.patching import Patch, patched
 
 TARGET = "torch:_TorchCompileInductorWrapper.__call__"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import compile_lens
-from compile_lens.backend import keys
+from compile_lens._torch import keys
 from compile_lens.views import sections
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "traces" / "gpu_h100.json"

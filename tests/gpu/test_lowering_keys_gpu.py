@@ -15,8 +15,8 @@ import pytest
 import torch
 
 import compile_lens
-from compile_lens.backend import keys
-from compile_lens.instrument import _patching, autotune
+from compile_lens._torch import keys, patching
+from compile_lens.instrument import autotune
 from compile_lens.model import COMPILED, DEDUPLICATED, LOADED
 
 pytestmark = [pytest.mark.gpu, pytest.mark.inductor,
@@ -54,7 +54,7 @@ def test_keys_agree_and_dedup_works_on_this_torch(cross_check_run, graphs_run):
 
 
 def test_legacy_key_function_signature_and_wrapper_restored():
-    fn = _patching.current(keys.LEGACY_TARGET)
+    fn = patching.current(keys.LEGACY_TARGET)
     assert not hasattr(fn, "__wrapped__")
     names = list(inspect.signature(fn).parameters)
     assert len(names) >= 4

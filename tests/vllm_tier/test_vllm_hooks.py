@@ -41,17 +41,17 @@ def _compile(toy_model: Any) -> list[Any]:
 
 
 def test_every_hook_is_restored_after_the_trace(vllm_env: Any) -> None:
-    from compile_lens.instrument import _patching
+    from compile_lens._torch import patching
     from compile_lens.instrument import vllm as observers
 
-    originals = {target: _patching.current(target) for target, _, _ in observers.HOOKS}
+    originals = {target: patching.current(target) for target, _, _ in observers.HOOKS}
     with compile_lens.trace(strict=True):
         assert observers.installed()
-        wrapped = [t for t in originals if _patching.current(t) is not originals[t]]
+        wrapped = [t for t in originals if patching.current(t) is not originals[t]]
         assert sorted(wrapped) == sorted(originals)
         _compile(vllm_env)
     assert not observers.installed()
-    assert all(_patching.current(t) is o for t, o in originals.items())
+    assert all(patching.current(t) is o for t, o in originals.items())
 
 
 def test_a_broken_observer_fails_open(vllm_env: Any, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,6 +1,6 @@
 """Stage 1: observers of vLLM's piecewise compilation (``vllm.compilation``), as compile events.
 
-``install(strict)`` wraps, at class or module level and through ``instrument._patching``, the
+``install(strict)`` wraps, at class or module level and through ``_torch.patching``, the
 places docs/design/vllm-hooks.md §6 lists, each feature-detected against the installed vLLM (never its
 version string):
 
@@ -42,7 +42,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from compile_lens.instrument._patching import Patch, patched, resolve
+from compile_lens._torch.patching import Patch, patched, resolve
 from compile_lens.instrument.vllm import _state, compiles, files, graphs, runtime, warm
 from compile_lens.instrument.vllm._state import emit
 

@@ -202,7 +202,7 @@ def _start(signature: inspect.Signature, manager: Any, args: tuple[Any, ...],
 
 
 def _capture_legacy(stack: contextlib.ExitStack) -> Any:
-    from compile_lens.backend.keys import capture_legacy_key
+    from compile_lens._torch.keys import capture_legacy_key
 
     return stack.enter_context(capture_legacy_key())
 

@@ -10,7 +10,7 @@ else ``from_graph``), ``aot`` (mega-artifact mode), the input fake mode, the Ind
 (vLLM's pass manager included) inside the manager's ``compile_context`` (the pass context the pass
 manager's ``uuid`` reads), and vLLM's functorch settings plus ``autograd_cache_normalize_inputs``.
 The legacy key is captured during the real compile by the transparent ``autograd_cache_key`` wrapper
-of ``compile_lens.backend.keys``; vLLM's own ``mock.patch`` wraps *our* wrapper and restores it.
+of ``compile_lens._torch.keys``; vLLM's own ``mock.patch`` wraps *our* wrapper and restores it.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import itertools
 from collections.abc import Iterator
 from typing import Any
 
-from compile_lens.backend.keys import PROBE_KEY_NOTE, probe_standalone_key, standalone_key_api
-from compile_lens.instrument._patching import Patch, patched, resolve
+from compile_lens._torch.keys import PROBE_KEY_NOTE, probe_standalone_key, standalone_key_api
+from compile_lens._torch.patching import Patch, patched, resolve
 from compile_lens.instrument.vllm import _state
 
 KEYED_COMPILERS = ("inductor_standalone",)
@@ -155,7 +155,7 @@ def _probe(stack: contextlib.ExitStack, graph: Any, example_inputs: list[Any],
            dynamic_shapes: str, patches: dict[str, Any],
            mode: Any) -> tuple[str | None, list[str], str]:
     """The up-front key on a torch without the standalone key API: ``standalone_compile`` with
-    the arguments vLLM's adaptor passes, stopped at its AOTAutograd key (``backend.keys``)."""
+    the arguments vLLM's adaptor passes, stopped at its AOTAutograd key (``_torch.keys``)."""
     import torch
 
     compile_fn = torch._inductor.standalone_compile

@@ -266,7 +266,7 @@ def wrap_manager_capture(original: Any) -> Any:
 
 def _timing_graph_contexts(timings: dict[int, tuple[float, int, int]]) -> Any:
     """Time each ``torch.cuda.graph`` block, keyed by the id of the graph it captures into."""
-    from compile_lens.instrument._patching import Patch, patched
+    from compile_lens._torch.patching import Patch, patched
 
     starts: dict[int, tuple[float, int, int]] = {}
 

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from compile_lens.instrument._patching import Patch, patched
+from compile_lens._torch.patching import Patch, patched
 
 LEGACY_TARGET = "torch._functorch._aot_autograd.autograd_cache:autograd_cache_key"
 NO_STANDALONE_KEY_NOTE = (
