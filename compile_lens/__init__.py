@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from contextlib import AbstractContextManager
     from typing import Literal, TypeAlias
 
-    from compile_lens.analysis.factor_diff import Diff
+    from compile_lens.api import Diff
     from compile_lens.backend.piecewise import PiecewiseBackend
     from compile_lens.model import FactorDump, TraceRecord
 
@@ -58,7 +58,7 @@ def trace(
         factors: dump the process's cache-key factors when the block ends (``factors()``).
         bytecode: keep Dynamo's transformed bytecode and decompile it with depyf (if installed).
     """
-    from compile_lens.instrument.session import trace as _trace
+    from compile_lens.api import trace as _trace
 
     return _trace(cross_check=cross_check, strict=strict, progress=progress, factors=factors,
                   bytecode=bytecode)
@@ -103,7 +103,7 @@ def diff(a: DiffInput, b: DiffInput, *, redact: bool = True) -> Diff:
 
     ``redact=False`` shows secret-looking env values. Bad input raises ``TraceFormatError``.
     """
-    from compile_lens.analysis.factor_diff import diff as _diff
+    from compile_lens.api import diff as _diff
 
     return _diff(a, b, redact=redact)
 

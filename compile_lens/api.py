@@ -1,14 +1,19 @@
-"""The user-facing ``Trace``: a recorded ``TraceRecord`` plus tables, summary, save and display.
+"""The user-facing objects: ``Trace`` and ``Diff``, and ``trace()``, ``load()``, ``diff()``.
 
-Sits above the pipeline (model → analysis → views): it only composes them. ``compile_lens.trace()``
-returns one (filled when the block exits); ``compile_lens.load(path)`` rebuilds one from a file.
+Sits on top of the pipeline (model → record → analysis → views): it only composes them, and is
+the one place where an analysis result meets its views. ``trace()`` wraps the recording handle of
+``instrument.session`` (filled when the block exits); ``load(path)`` rebuilds a trace from a file.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from compile_lens.analysis.factor_diff import DiffResult
 from compile_lens.model import TraceRecord, trace_to_json
 
 if TYPE_CHECKING:
@@ -18,64 +23,75 @@ if TYPE_CHECKING:
     from compile_lens.analysis.summary import Summary
 
 
+class _Recording(Protocol):
+    """What ``Trace`` needs of a recording handle: its record, ``None`` until the block ends."""
+
+    record: TraceRecord | None
+
+
 class Trace:
     """A recorded compilation. Empty while its ``trace()`` block runs; complete after it exits."""
 
-    def __init__(self, record: TraceRecord | None = None) -> None:
-        self._record = record or TraceRecord()
-        self.complete = record is not None
+    def __init__(self, record: TraceRecord | None = None, *,
+                 recording: _Recording | None = None) -> None:
+        self._record = record
+        self._recording = recording
 
     # -- data -------------------------------------------------------------------------------
     @property
     def record(self) -> TraceRecord:
         """The plain, JSON-serialisable record behind every view."""
-        return self._record
+        if self._record is None and self._recording is not None:
+            self._record = self._recording.record  # set when the trace() block has exited
+        return self._record if self._record is not None else TraceRecord()
 
-    def _set_record(self, record: TraceRecord) -> None:
-        self._record = record
-        self.complete = True
+    @property
+    def complete(self) -> bool:
+        """True once the record is there (a loaded trace, or a ``trace()`` block that exited)."""
+        return self._record is not None or (
+            self._recording is not None and self._recording.record is not None)
 
     @property
     def graphs(self) -> pd.DataFrame:
         """One row per Dynamo graph (compile id, backend, nodes, pieces)."""
         from compile_lens.views import tables
 
-        return tables.graphs_frame(self._record)
+        return tables.graphs_frame(self.record)
 
     @property
     def nodes(self) -> pd.DataFrame:
         """One row per FX node of every Dynamo graph (op, target, shape, dtype, dynamic dims)."""
         from compile_lens.views import tables
 
-        return tables.nodes_frame(self._record)
+        return tables.nodes_frame(self.record)
 
     @property
     def pieces(self) -> pd.DataFrame:
         """One row per piece × compile size: keys, cross-check, outcome, seconds."""
         from compile_lens.views import tables
 
-        return tables.pieces_frame(self._record)
+        return tables.pieces_frame(self.record)
 
     @property
     def passes(self) -> pd.DataFrame:
         """One row per Inductor pass or phase per piece compile, with seconds."""
         from compile_lens.views import tables
 
-        return tables.passes_frame(self._record)
+        return tables.passes_frame(self.record)
 
     @property
     def lowerings(self) -> pd.DataFrame:
         """One row per kernel, extern call or fallback per piece compile."""
         from compile_lens.views import tables
 
-        return tables.lowerings_frame(self._record)
+        return tables.lowerings_frame(self.record)
 
     @property
     def captures(self) -> pd.DataFrame:
         """One row per CUDA-graph capture (piece × size): seconds, memory, replays."""
         from compile_lens.views import tables
 
-        return tables.captures_frame(self._record)
+        return tables.captures_frame(self.record)
 
     @property
     def compiles(self) -> pd.DataFrame:
@@ -87,52 +103,52 @@ class Trace:
         """
         from compile_lens.views.why_view import compiles_frame
 
-        return compiles_frame(self._record)
+        return compiles_frame(self.record)
 
     def summary(self) -> Summary:
         """The headline numbers (graphs, pieces, outcomes, keys, seconds, tracer overhead)."""
         from compile_lens.analysis.summary import summarize
 
-        return summarize(self._record)
+        return summarize(self.record)
 
     @property
     def ranks(self) -> list[int]:
         """The ranks of a multi-rank trace (a directory of per-rank TORCH_TRACE logs); ``[]`` else."""
         from compile_lens.analysis.ranks import ranks
 
-        return ranks(self._record)
+        return ranks(self.record)
 
     def rank(self, rank: int) -> Trace:
         """The part of the trace one rank recorded (graph ids as in a single-rank trace), e.g. to
         ``compile_lens.diff(t.rank(0), t.rank(1))``."""
         from compile_lens.analysis.ranks import rank_record
 
-        return Trace(rank_record(self._record, rank))
+        return Trace(rank_record(self.record, rank))
 
     def divergence(self) -> Any:
         """Ranks grouped by compile ids, graphs, cache hit/miss sequence and piece keys; an aspect
         with more than one group is a divergence (``.diverged``, ``str()``)."""
         from compile_lens.analysis.ranks import divergence
 
-        return divergence(self._record)
+        return divergence(self.record)
 
     def cross_check(self) -> CrossCheck:
         """Legacy vs standalone key per piece compile, with the differing factor lines."""
         from compile_lens.analysis.cross_check import cross_check
 
-        return cross_check(self._record)
+        return cross_check(self.record)
 
     # -- files ------------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         """Write the trace as JSON (deterministic); returns the path written."""
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(trace_to_json(self._record), encoding="utf-8")
+        p.write_text(trace_to_json(self.record), encoding="utf-8")
         return p
 
     def to_json(self) -> str:
         """The trace as a JSON string (what ``save`` writes)."""
-        return trace_to_json(self._record)
+        return trace_to_json(self.record)
 
     def to_html(self, path: str | Path | None = None, *, title: str | None = None,
                 redact: bool = True, use_dot: bool = True) -> str:
@@ -146,18 +162,18 @@ class Trace:
         """
         from compile_lens.views.report import write_html
 
-        return write_html(self._record, path, title=title, redact=redact, use_dot=use_dot)
+        return write_html(self.record, path, title=title, redact=redact, use_dot=use_dot)
 
     def explorer(self) -> Any:
         """An ipywidgets explorer (tabs: overview, graph, pieces & keys, passes, lowering …)."""
         from compile_lens.views.widgets import explorer
 
-        return explorer(self._record)
+        return explorer(self.record)
 
     # -- display ----------------------------------------------------------------------------
     def __repr__(self) -> str:
         state = "complete" if self.complete else "recording"
-        r = self._record
+        r = self.record
         return f"<compile_lens.Trace {state}: {len(r.graphs)} graphs, {len(r.compiles)} compiles>"
 
     def _repr_mimebundle_(
@@ -166,6 +182,73 @@ class Trace:
         from compile_lens.views import display
 
         return display.trace_mimebundle(self, include=include, exclude=exclude)
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class Diff(DiffResult):
+    """Why two runs' cache keys differ; ``str()``, ``.to_dataframe()``, ``.to_html()``.
+
+    The data (``.equal``, ``.causes``, ``.entries``) is ``analysis.factor_diff.DiffResult``'s;
+    this class adds its views.
+    """
+
+    @classmethod
+    def of(cls, result: DiffResult) -> Diff:
+        """The displayable form of an analysis result."""
+        return cls(**{f.name: getattr(result, f.name) for f in dataclasses.fields(result)})
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """One row per hash change, cause, noise item and differing piece key."""
+        from compile_lens.views.diff import diff_frame
+
+        return diff_frame(self)
+
+    def to_html(self, path: str | None = None) -> str:
+        """A self-contained HTML page (written to ``path`` too when given)."""
+        from compile_lens.views.diff import diff_html
+
+        return diff_html(self, path)
+
+    def __str__(self) -> str:
+        from compile_lens.views.diff import diff_text
+
+        return diff_text(self)
+
+    def _repr_mimebundle_(
+        self, include: Any = None, exclude: Any = None, **kwargs: Any
+    ) -> dict[str, str]:
+        from compile_lens.views.diff import diff_mimebundle
+
+        return diff_mimebundle(self, include=include, exclude=exclude)
+
+
+def diff(a: Any, b: Any, *, redact: bool = True) -> Diff:
+    """``analysis.factor_diff.diff`` (same arguments), as a displayable ``Diff``."""
+    from compile_lens.analysis.factor_diff import diff as _diff
+
+    return Diff.of(_diff(a, b, redact=redact))
+
+
+@contextlib.contextmanager
+def trace(
+    *,
+    cross_check: bool = False,
+    strict: bool = False,
+    progress: bool | Literal["auto"] = "auto",
+    factors: bool = True,
+    bytecode: bool = True,
+) -> Iterator[Trace]:
+    """Record every compile inside the block into the yielded ``Trace`` (filled on exit).
+
+    ``instrument.session.recording`` observes and parses; this wraps its handle (and passes
+    the live progress line, a view, in as a factory). See ``compile_lens.trace``.
+    """
+    from compile_lens.instrument.session import recording
+    from compile_lens.views.progress import make_progress
+
+    with recording(cross_check=cross_check, strict=strict, progress=progress, factors=factors,
+                   bytecode=bytecode, make_progress=make_progress) as handle:
+        yield Trace(recording=handle)
 
 
 def load(path: str | Path) -> Trace:

@@ -12,9 +12,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from compile_lens.errors import CompileLensError
 from compile_lens.model.safe_text import one_line, visible
+
+if TYPE_CHECKING:
+    from compile_lens.model import TraceRecord
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -50,16 +54,85 @@ def _cmd_summary(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from compile_lens.views.report import cli_report
-
     return cli_report(args.trace, args.output, strict=args.strict)
 
 
-def _cmd_diff(args: argparse.Namespace) -> int:
-    from compile_lens.views.diff import cli_diff
+def cli_report(trace_path: str | Path, out_path: str | Path, strict: bool = False) -> int:
+    """Body of ``compile-lens report TRACE.json -o report.html``; returns the exit code.
 
+    Exit codes: 0 written; 2 the trace could not be read or the report not written (one line on
+    stderr); 1 with ``strict`` when the trace holds instrumentation issues or fields this
+    version does not know (the report is still written).
+    """
+    from compile_lens.record.open import read_any
+    from compile_lens.views.report import write_html
+
+    try:
+        record = read_any(trace_path)  # a saved trace, a TORCH_TRACE log or a directory of logs
+    except CompileLensError as exc:
+        print(f"compile-lens report: {one_line(exc)}", file=sys.stderr)
+        return 2
+    try:
+        write_html(record, out_path)
+    except OSError as exc:
+        print(f"compile-lens report: {visible(str(out_path))}: cannot write the report "
+              f"({exc.strerror or exc})", file=sys.stderr)
+        return 2
+    print(f"wrote {visible(str(out_path))}")
+    problems = _strict_problems(record)
+    if strict and problems:
+        for line in problems:
+            print(f"compile-lens report --strict: {one_line(line)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _strict_problems(record: TraceRecord) -> list[str]:
+    out = [f"instrumentation issue in {i.hook}: {i.message}" for i in record.issues]
+    if record.extra:
+        out.append(f"unknown top-level fields: {', '.join(sorted(record.extra))}")
+    parser = record.run.extra.get("parser")
+    if isinstance(parser, dict) and parser.get("unknown"):
+        out.append(f"records of unknown kinds: {', '.join(sorted(parser['unknown']))}")
+    if isinstance(parser, dict) and parser.get("malformed_count"):
+        out.append(f"{parser['malformed_count']} records could not be read")
+    source = record.run.extra.get("source")
+    if isinstance(source, dict) and source.get("problems"):  # an imported TORCH_TRACE log
+        out += [f"log problem: {note}" for note in record.run.notes]
+    return out
+
+
+def cli_diff(a: object, b: object, html_out: str | None = None, *, redact: bool = True) -> int:
+    """``compile-lens diff A B [--html OUT]``: print the explanation.
+
+    Returns:
+        0 when the cache keys agree, 1 when they differ, 2 on bad input or an I/O error (one
+        line on stderr; a crash is exit 2 too, from ``main``).
+    """
+    from compile_lens.api import diff
+    from compile_lens.views.diff import diff_html, diff_text
+
+    try:
+        d = diff(a, b, redact=redact)
+    except CompileLensError as exc:
+        print(f"compile-lens diff: error: {one_line(exc)}", file=sys.stderr)
+        return 2
+    if html_out:
+        try:
+            diff_html(d, html_out)
+        except OSError as exc:
+            print(f"compile-lens diff: error: {visible(html_out)}: cannot write the HTML "
+                  f"({exc.strerror or exc})", file=sys.stderr)
+            return 2
+    sys.stdout.write(diff_text(d))
+    if html_out:
+        print(f"HTML written to {visible(html_out)}")
+    return 0 if d.equal else 1
+
+
+def _cmd_diff(args: argparse.Namespace) -> int:
     a, b = _diff_side(args.a, args.rank_a), _diff_side(args.b, args.rank_b)
-    return cli_diff(a, b, args.html, redact=not args.show_secrets)  # type: ignore[arg-type]
+    return cli_diff(a, b, args.html, redact=not args.show_secrets)
 
 
 def _diff_side(path: str, rank: int | None) -> object:

@@ -15,9 +15,9 @@ import pytest
 
 import compile_lens
 from compile_lens.analysis.factor_diff import diff as diff_impl
+from compile_lens.api import trace as trace_impl
 from compile_lens.backend.piecewise import PiecewiseBackend
 from compile_lens.instrument.factors import collect_factors
-from compile_lens.instrument.session import trace as trace_impl
 from compile_lens.views.report import render
 
 ROOT = Path(__file__).resolve().parents[1]

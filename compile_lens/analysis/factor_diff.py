@@ -5,7 +5,8 @@ dumps, vLLM ``cache_key_factors.json`` files or cache dirs), pair their entries 
 vLLM dirs), then per pair: top-level hashes that differ and the cache directory they name; the
 factors behind them (env → config → code, each with its effect); and for runs with per-piece keys,
 the matched pieces, which keys changed and the differing factor lines. When every piece key
-agrees, remaining differences are shown as noise: the keys are the ground truth.
+agrees, remaining differences are shown as noise: the keys are the ground truth. Rendering
+(text, DataFrame, HTML) is ``views.diff``'s; ``api.Diff`` joins the two.
 """
 
 from __future__ import annotations
@@ -68,8 +69,13 @@ class EntryDiff:
 
 
 @dataclass(frozen=True, repr=False)
-class Diff:
-    """Why two runs' cache keys differ; ``str()``, ``.to_dataframe()``, ``.to_html()``."""
+class DiffResult:
+    """Why two runs' cache keys differ: plain data, no rendering.
+
+    ``compile_lens.diff`` returns it as an ``api.Diff``, which adds ``str()``,
+    ``.to_dataframe()``, ``.to_html()`` and the notebook display through ``views/`` (an analysis
+    result never imports a view).
+    """
 
     a_name: str
     b_name: str
@@ -87,36 +93,12 @@ class Diff:
         """All causes, entry by entry, most consequential first."""
         return [c for e in self.entries for c in e.causes]
 
-    def to_dataframe(self) -> Any:
-        """One row per hash change, cause, noise item and differing piece key."""
-        from compile_lens.views.diff import diff_frame
-
-        return diff_frame(self)
-
-    def to_html(self, path: str | None = None) -> str:
-        """A self-contained HTML page (written to ``path`` too when given)."""
-        from compile_lens.views.diff import diff_html
-
-        return diff_html(self, path)
-
     def __repr__(self) -> str:
         primary = [c for c in self.causes if not c.explained_by]
         if self.equal:
             return visible(f"<compile_lens.Diff: keys agree ({self.a_name} vs {self.b_name})>")
         first = f"; first: {primary[0].layer} {primary[0].name}" if primary else ""
         return visible(f"<compile_lens.Diff: keys differ, {len(primary)} cause(s){first}>")
-
-    def __str__(self) -> str:
-        from compile_lens.views.diff import diff_text
-
-        return diff_text(self)
-
-    def _repr_mimebundle_(
-        self, include: Any = None, exclude: Any = None, **kwargs: Any
-    ) -> dict[str, str]:
-        from compile_lens.views.diff import diff_mimebundle
-
-        return diff_mimebundle(self, include=include, exclude=exclude)
 
 
 def _explained(
@@ -185,7 +167,7 @@ def _pairs(sa: FactorSet, sb: FactorSet) -> list[tuple[str, FactorDump | None, F
     return pairs
 
 
-def diff(a: Any, b: Any, *, redact: bool = True) -> Diff:
+def diff(a: Any, b: Any, *, redact: bool = True) -> DiffResult:
     """Explain why two runs' cache keys differ (or say plainly that they agree).
 
     Args:
@@ -196,8 +178,7 @@ def diff(a: Any, b: Any, *, redact: bool = True) -> Diff:
         redact: hide secret-looking env values (the default); ``False`` shows them.
 
     Returns:
-        A ``Diff``: ``.equal``, ``.causes`` (most consequential first), ``str()``,
-        ``.to_dataframe()``, ``.to_html()``.
+        A ``DiffResult``: ``.equal``, ``.causes`` (most consequential first), ``.entries``.
 
     Raises:
         TraceFormatError: an input is missing, corrupt, or of an unknown kind.
@@ -213,7 +194,7 @@ def diff(a: Any, b: Any, *, redact: bool = True) -> Diff:
         entries.append(compare(da, db, label, sources))
     ra, rb = _trace_record(a), _trace_record(b)
     moved = from_cache(ra, rb) if ra is not None and rb is not None else []
-    return Diff(sa.name, sb.name, entries, moved)
+    return DiffResult(sa.name, sb.name, entries, moved)
 
 
 def _trace_record(source: Any) -> TraceRecord | None:

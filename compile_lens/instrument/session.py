@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from compile_lens import _session
-from compile_lens.api import Trace
 from compile_lens.instrument import autotune, hooks, plain_keys, runinfo
 from compile_lens.instrument.issues import IssueLog
 from compile_lens.instrument.structured_log import StructuredTraceHandler
@@ -55,7 +54,11 @@ class _ProgressSink(ListSink):
 @dataclass
 class _Recording:
     """All state of one ``trace()`` block, in one place; nothing in it outlives the block except
-    the ``Trace`` it fills (no module globals: the next block starts from nothing)."""
+    the ``record`` it parses on exit (no module globals: the next block starts from nothing).
+
+    It is also the handle ``recording()`` yields: ``api.trace`` wraps it in a ``Trace``, which
+    reads ``record`` once the block has exited (``None`` until then).
+    """
 
     options: _session.SessionOptions
     progress: bool | str
@@ -65,7 +68,8 @@ class _Recording:
     started: float = field(default_factory=time.perf_counter)
     issues: IssueLog = field(init=False)
     overhead: dict[str, float] = field(default_factory=dict)
-    result: Trace = field(default_factory=Trace)
+    make_progress: Callable[[], Any] | None = None
+    record: TraceRecord | None = None
     sink: ListSink = field(default_factory=ListSink)
     handler: StructuredTraceHandler | None = None
     code_objects: list[tuple[str, Any]] = field(default_factory=list)
@@ -82,7 +86,7 @@ class _Recording:
             step()
 
     def finish(self) -> None:
-        """Parse what was recorded into the ``Trace`` (after every observer is restored)."""
+        """Parse what was recorded into ``record`` (after every observer is restored)."""
         if not self.entered:
             return  # the install failed: there is no block to report on
         self.overhead["event_capture"] = self.handler.seconds if self.handler else 0.0
@@ -91,19 +95,22 @@ class _Recording:
         record = _build(self.t0, wall, self.sink.events, self.session_dir, self.code_objects,
                         self.counters_before, options, self.overhead, self.issues,
                         self.want_factors)
-        self.result._set_record(record)
+        self.record = record
 
 
 @contextlib.contextmanager
-def trace(
+def recording(
     *,
     cross_check: bool = False,
     strict: bool = False,
     progress: bool | str = "auto",
     factors: bool = True,
     bytecode: bool = True,
-) -> Iterator[Trace]:
-    """Record every compile inside the block into the yielded ``Trace`` (filled on exit).
+    make_progress: Callable[[], Any] | None = None,
+) -> Iterator[_Recording]:
+    """Record every compile inside the block; the yielded handle's ``record`` is set on exit.
+
+    ``compile_lens.trace()`` (``api.trace``) wraps the handle in a ``Trace``.
 
     One block at a time per process: a nested block, or one entered from another thread while a
     block is active, raises ``CompileLensError`` and changes nothing.
@@ -114,9 +121,12 @@ def trace(
         progress: show a live progress line in notebooks (``"auto"``), or not (``False``).
         factors: dump the cache-key factors of the process at the end (``compile_lens.factors``).
         bytecode: keep Dynamo's transformed bytecode and decompile it with depyf (if installed).
+        make_progress: builds the live progress line in a notebook (a view, so the caller
+            passes it in; ``None``: no progress line).
     """
     rec = _Recording(_session.SessionOptions(cross_check=cross_check, strict=strict),
-                     progress=progress, want_factors=factors, want_bytecode=bytecode)
+                     progress=progress, want_factors=factors, want_bytecode=bytecode,
+                     make_progress=make_progress)
     # One stack holds everything the block changes, in the order it is undone: deactivate,
     # restore every observer, close the progress line, build the trace, remove the session
     # directory, release the session. A refused or failed entry unwinds the same stack.
@@ -125,7 +135,7 @@ def trace(
             _session.claim(stack, rec.options, lambda: _install(stack, rec))
         rec.entered = True
         try:
-            yield rec.result
+            yield rec
         finally:
             # Before restoring: the replay counts travel on the stream the handler still hears.
             with _timed(rec.overhead, "cudagraph_replays"), rec.issues.guard("cudagraph_replays"):
@@ -138,7 +148,7 @@ def _install(stack: contextlib.ExitStack, rec: _Recording) -> None:
     rec.session_dir = tempfile.mkdtemp(prefix="compile_lens_session_")
     stack.callback(shutil.rmtree, rec.session_dir, ignore_errors=True)
     stack.callback(rec.finish)
-    progress_view = _make_progress(rec.progress, rec.issues)
+    progress_view = _make_progress(rec.progress, rec.make_progress, rec.issues)
     if progress_view is not None:
         rec.sink = _ProgressSink(progress_view, rec.t0)
         stack.callback(rec.undo, "progress", progress_view.close)
@@ -200,13 +210,11 @@ def _set_env(name: str, value: str) -> Callable[[], None]:
     return undo
 
 
-def _make_progress(progress: bool | str, issues: IssueLog) -> Any:
-    if not progress or "ipykernel" not in sys.modules:
+def _make_progress(progress: bool | str, make: Callable[[], Any] | None, issues: IssueLog) -> Any:
+    if not progress or make is None or "ipykernel" not in sys.modules:
         return None  # nothing is shown outside notebooks
     with issues.guard("progress"):
-        from compile_lens.views import progress as progress_views
-
-        return progress_views.make_progress()
+        return make()
     return None
 
 

@@ -2,18 +2,16 @@
 
 Stage 4. Text and HTML come from the same rows, so the terminal, the notebook and the page say
 the same thing in the same order. Output is deterministic; every value is escaped in HTML.
-``cli_diff`` is what ``compile-lens diff A B [--html OUT]`` runs.
+(``compile-lens diff A B [--html OUT]`` is ``cli.cli_diff``.)
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 from compile_lens.analysis.cache_diff import from_cache_lines
-from compile_lens.errors import CompileLensError
-from compile_lens.model.safe_text import one_line, visible
+from compile_lens.model.safe_text import visible
 from compile_lens.views import _html as h
 from compile_lens.views.diff_rows import COLUMNS, entry_rows, short, unified, verdict
 
@@ -181,39 +179,9 @@ def diff_html(d: Any, path: str | None = None) -> str:
 
 def diff_mimebundle(d: Any, include: Any = None, exclude: Any = None) -> dict[str, str]:
     """``text/plain`` (the text) and ``text/html`` (a notebook fragment in the report's style)."""
-    from compile_lens.views.display import _wanted
+    from compile_lens.views.mimebundle import mimebundle
     from compile_lens.views.page import render_fragment
 
-    bundle: dict[str, str] = {}
-    if _wanted("text/plain", include, exclude):
-        bundle["text/plain"] = diff_text(d)
-    if _wanted("text/html", include, exclude):
-        bundle["text/html"] = render_fragment("compile_lens diff", _sections(d), open_=3)
-    return bundle
-
-
-def cli_diff(a: str, b: str, html_out: str | None = None, *, redact: bool = True) -> int:
-    """``compile-lens diff A B [--html OUT]``: print the explanation.
-
-    Returns:
-        0 when the cache keys agree, 1 when they differ, 2 on bad input or an I/O error (one
-        line on stderr; a crash is exit 2 too, from ``cli.main``).
-    """
-    from compile_lens.analysis.factor_diff import diff
-
-    try:
-        d = diff(a, b, redact=redact)
-    except CompileLensError as exc:
-        print(f"compile-lens diff: error: {one_line(exc)}", file=sys.stderr)
-        return 2
-    if html_out:
-        try:
-            diff_html(d, html_out)
-        except OSError as exc:
-            print(f"compile-lens diff: error: {visible(html_out)}: cannot write the HTML "
-                  f"({exc.strerror or exc})", file=sys.stderr)
-            return 2
-    sys.stdout.write(diff_text(d))
-    if html_out:
-        print(f"HTML written to {visible(html_out)}")
-    return 0 if d.equal else 1
+    return mimebundle(lambda: diff_text(d),
+                      lambda: render_fragment("compile_lens diff", _sections(d), open_=3),
+                      include, exclude)

@@ -2,19 +2,16 @@
 
 Stage 4. ``render`` is a pure function: trace in, one self-contained HTML string out (plotly.js and
 CSS embedded once, graphs inline as SVG, no network, secrets redacted, the same trace always gives
-the same bytes). ``write_html`` and ``cli_report`` add the file I/O around it.
+the same bytes). ``write_html`` adds the file I/O around it (``compile-lens report`` is ``cli.cli_report``).
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 from compile_lens.errors import CompileLensError
 from compile_lens.model import TraceRecord
-from compile_lens.model.safe_text import one_line, visible
-from compile_lens.record.open import read_any
 from compile_lens.views import plots, sections
 from compile_lens.views._assets import plotly_js
 from compile_lens.views._html import code_block, esc, fold, hint, table
@@ -180,46 +177,4 @@ def write_html(record: Any, path: str | Path | None = None, **kwargs: Any) -> st
     return text
 
 
-def cli_report(trace_path: str | Path, out_path: str | Path, strict: bool = False) -> int:
-    """Body of ``compile-lens report TRACE.json -o report.html``; returns the exit code.
-
-    Exit codes: 0 written; 2 the trace could not be read or the report not written (one line on
-    stderr); 1 with ``strict`` when the trace holds instrumentation issues or fields this
-    version does not know (the report is still written).
-    """
-    try:
-        record = read_any(trace_path)  # a saved trace, a TORCH_TRACE log or a directory of logs
-    except CompileLensError as exc:
-        print(f"compile-lens report: {one_line(exc)}", file=sys.stderr)
-        return 2
-    try:
-        write_html(record, out_path)
-    except OSError as exc:
-        print(f"compile-lens report: {visible(str(out_path))}: cannot write the report "
-              f"({exc.strerror or exc})", file=sys.stderr)
-        return 2
-    print(f"wrote {visible(str(out_path))}")
-    problems = _strict_problems(record)
-    if strict and problems:
-        for line in problems:
-            print(f"compile-lens report --strict: {one_line(line)}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def _strict_problems(record: TraceRecord) -> list[str]:
-    out = [f"instrumentation issue in {i.hook}: {i.message}" for i in record.issues]
-    if record.extra:
-        out.append(f"unknown top-level fields: {', '.join(sorted(record.extra))}")
-    parser = record.run.extra.get("parser")
-    if isinstance(parser, dict) and parser.get("unknown"):
-        out.append(f"records of unknown kinds: {', '.join(sorted(parser['unknown']))}")
-    if isinstance(parser, dict) and parser.get("malformed_count"):
-        out.append(f"{parser['malformed_count']} records could not be read")
-    source = record.run.extra.get("source")
-    if isinstance(source, dict) and source.get("problems"):  # an imported TORCH_TRACE log
-        out += [f"log problem: {note}" for note in record.run.notes]
-    return out
-
-
-__all__ = ["build_sections", "cli_report", "fold", "graph_section", "render", "write_html"]
+__all__ = ["build_sections", "fold", "graph_section", "render", "write_html"]

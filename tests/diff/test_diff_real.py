@@ -7,7 +7,7 @@ Every trace comes from a real ``torch.compile`` + Inductor run in its own proces
 from __future__ import annotations
 
 import compile_lens
-from compile_lens.analysis.factor_diff import Diff
+from compile_lens.api import Diff
 
 
 def _primary(d: Diff) -> list[str]:
@@ -82,7 +82,7 @@ def test_traces_in_memory_diff_like_files(runs):
 
 
 def test_cli_exit_codes_on_real_traces(runs, capsys):
-    from compile_lens.views.diff import cli_diff
+    from compile_lens.cli import cli_diff
 
     assert cli_diff(str(runs["base"]), str(runs["noise"]), None) == 0
     assert cli_diff(str(runs["base"]), str(runs["inductor"]), None) == 1

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import compile_lens
-from compile_lens.views.diff import cli_diff
+from compile_lens.cli import cli_diff
 from compile_lens.views.diff_rows import COLUMNS
 
 FIX = Path(__file__).parents[1] / "fixtures" / "vllm_factors"

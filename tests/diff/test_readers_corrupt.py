@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import compile_lens
+from compile_lens.cli import cli_diff
 from compile_lens.errors import CompileLensError, TraceFormatError
 from compile_lens.model.factor_readers import load_factors, save_factors
 from compile_lens.model.factors import FactorDump
-from compile_lens.views.diff import cli_diff
 
 FIX = Path(__file__).parents[1] / "fixtures" / "vllm_factors"
 (LEGACY,) = (FIX / "legacy" / "base").rglob("cache_key_factors.json")

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 import compile_lens
+from compile_lens.cli import cli_diff
 from compile_lens.model.factor_readers import load_factors
-from compile_lens.views.diff import cli_diff
 
 FIX = Path(__file__).parents[1] / "fixtures" / "vllm_factors"
 

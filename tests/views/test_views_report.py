@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
+from compile_lens.cli import cli_report
 from compile_lens.model import trace_from_json, trace_to_json
 from compile_lens.views import report
-from compile_lens.views.report import cli_report, render, write_html
+from compile_lens.views.report import render, write_html
 
 SECTIONS = ["Overview", "Compiles", "Graph", "Pieces &amp; keys", "Passes", "Lowering",
             "CUDA graphs", "Factors"]
