@@ -71,7 +71,8 @@ def report_replays(since: int = 0, session: Any = _ACTIVE) -> int:
             if entry.seq > since:
                 by_graph.setdefault(piece.graph_key, {})[f"{piece.submod}|{size}"] = entry.replays
     for graph_key, counts in sorted(by_graph.items()):
-        _events.emit("replays", {"graph_key": graph_key, "counts": dict(sorted(counts.items()))})
+        _events.emit(_events.REPLAYS, _events.Replays(graph_key=graph_key,
+                                                      counts=dict(sorted(counts.items()))))
     return len(by_graph)
 
 
@@ -162,7 +163,7 @@ class CudaGraphPiece:
 
     def _address_miss(self, args: tuple[Any, ...]) -> Any:
         if not self.address_misses and self._reported():
-            _events.emit("note", {"message": (
+            _events.emit(_events.NOTE, {"message": (
                 f"{self.graph_key} {self.submod}: a parameter or buffer moved since its CUDA graph "
                 "was captured; that call ran without the graph")})
         self.address_misses += 1
@@ -265,5 +266,5 @@ class CudaGraphPiece:
             "first_tokens": n, **stats,
         }
         if self._reported():
-            _events.emit("capture", body)
+            _events.emit(_events.CAPTURE, body)
         return entry

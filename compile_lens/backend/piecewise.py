@@ -23,21 +23,15 @@ from typing import Any, cast
 import torch
 
 from compile_lens import _events, _session
-from compile_lens._fx import describe_nodes, describe_value, readable_code
+from compile_lens._events import Outcome
+from compile_lens._fx import describe_nodes, readable_code
 from compile_lens._torch import keys
 from compile_lens.backend.artifact_cache import ArtifactCache, ArtifactFileError
 from compile_lens.backend.graph_memory import GraphContext
 from compile_lens.backend.graph_plan import GraphPlan, plan_graph, wrap_piece
 from compile_lens.backend.runner import PieceRunner, concrete_args, first_symbolic_index
 from compile_lens.backend.split import SplitItem, as_tuple_returning, returns_tuple, split_graph
-from compile_lens.model.events import (
-    CACHE_HIT,
-    COMPILED,
-    DEDUPLICATED,
-    FAILED,
-    GENERAL_SIZE,
-    LOADED,
-)
+from compile_lens.model.events import GENERAL_SIZE
 
 _GRAPH_COUNTER = itertools.count()
 DEFAULT_SPLITTING_OPS: tuple[Any, ...] = (torch.nn.functional.scaled_dot_product_attention,)
@@ -90,14 +84,14 @@ class PiecewiseBackend:
 
         graph_key = f"pw{next(_GRAPH_COUNTER)}"
         split_gm, items = split_graph(gm, self.splitting_ops)
-        _events.emit("graph", lambda: {
+        _events.emit(_events.GRAPH, lambda: {
             "graph_key": graph_key, "backend": self.compiler_name, "code": readable_code(gm),
             "nodes": describe_nodes(gm, {n: i.submod for i in items for n in i.nodes}),
             "split_ops": [str(i.split_op) for i in items if i.is_split_op],
         })
-        _events.emit("split", lambda: {"graph_key": graph_key, "pieces": _piece_rows(items)})
+        _events.emit(_events.SPLIT, lambda: {"graph_key": graph_key, "pieces": _piece_rows(items)})
         if not self.key_api:
-            _events.emit("note", {"message": keys.NO_STANDALONE_KEY_NOTE})
+            _events.emit(_events.NOTE, {"message": keys.NO_STANDALONE_KEY_NOTE})
         plan = self._graph_plan(graph_key, split_gm, example_inputs)
         fake_mode = detect_fake_mode(example_inputs)
         fake_args = [
@@ -137,15 +131,15 @@ class PiecewiseBackend:
         the recorder opened at ``piece_start`` (``outcome="failed"``), so the events after it are
         not filed under the failed piece; the exception propagates unchanged.
         """
-        where = {"graph_key": graph_key, "submod": item.submod, "size": size}
-        _events.emit("piece_start", where)
+        where = _events.where(graph_key, item.submod, size)
+        _events.emit(_events.PIECE_START, where)
         start = time.perf_counter()
         result = _PieceResult()
         try:
             runnable = self._resolve(item, gm, args, dynamic_shapes, result, start)
             result.finished = True
         except BaseException as exc:
-            result.outcome = FAILED
+            result.outcome = Outcome.FAILED
             first_line = (str(exc).strip().splitlines() or [""])[0][:300]
             result.notes.append(f"the piece compile raised {type(exc).__name__}: {first_line}")
             raise
@@ -167,20 +161,20 @@ class PiecewiseBackend:
         if key is not None and not cross_check:
             if self.dedup and key in self._by_key:
                 runnable, result.dedup_of = self._by_key[key]
-                result.outcome = DEDUPLICATED
+                result.outcome = Outcome.DEDUPLICATED
             elif self.cache is not None:
                 found = self.cache.load(key)
                 runnable = found.artifact
                 if runnable is not None:
-                    result.outcome, result.path = LOADED, str(self.cache.path_for(key))
+                    result.outcome, result.path = Outcome.LOADED, str(self.cache.path_for(key))
                 elif found.note:
                     result.notes.append(found.note)
-                    _events.emit("note", {"message": found.note})
+                    _events.emit(_events.NOTE, {"message": found.note})
         if runnable is None:
             hits_before = _aot_cache_hits()
             with keys.capture_legacy_key() as result.legacy:
                 runnable = self._compile_artifact(gm, args, dynamic_shapes)
-            result.outcome = CACHE_HIT if _aot_cache_hits() > hits_before else COMPILED
+            result.outcome = Outcome.CACHE_HIT if _aot_cache_hits() > hits_before else Outcome.COMPILED
             if key is not None and self.cache is not None and not cross_check:
                 result.path, store_note = self._store(key, runnable)
                 result.notes.append(store_note)
@@ -188,19 +182,19 @@ class PiecewiseBackend:
             self._by_key[key] = (runnable, item.submod)
         return runnable
 
-    def _report(self, where: dict[str, Any], result: _PieceResult, seconds: float) -> None:
+    def _report(self, where: _events.PieceStart, result: _PieceResult, seconds: float) -> None:
         """Emit ``piece_end`` and the factor lines of both keys (the failed path never raises)."""
         try:
-            _events.emit("piece_end", {
-                **where, "outcome": result.outcome, "standalone_key": result.key,
-                "legacy_key": result.legacy.key, "dedup_of": result.dedup_of,
-                "seconds": seconds, "key_seconds": result.key_seconds,
-                "artifact_path": result.path, "note": "; ".join(n for n in result.notes if n),
-            })
+            _events.emit(_events.PIECE_END, _events.piece_end(
+                where, result.outcome, seconds, standalone_key=result.key,
+                legacy_key=result.legacy.key, dedup_of=result.dedup_of,
+                key_seconds=result.key_seconds, artifact_path=result.path,
+                note="; ".join(n for n in result.notes if n)))
             for k, lines in ((result.key, result.key_lines),
                              (result.legacy.key, result.legacy.lines)):
                 if k and lines:
-                    _events.emit("key_lines", lambda k=k, lines=lines: {"key": k, "lines": lines})
+                    _events.emit(_events.KEY_LINES,
+                                 lambda k=k, lines=lines: {"key": k, "lines": lines})
         except Exception:
             if result.finished:
                 raise
@@ -252,7 +246,7 @@ class PiecewiseBackend:
 class _PieceResult:
     """What one piece compile found out so far (reported in ``finally``, also on failure)."""
 
-    outcome: str = COMPILED
+    outcome: Outcome = Outcome.COMPILED
     key: str | None = None
     key_lines: list[str] = field(default_factory=list)
     key_seconds: float = 0.0
@@ -287,22 +281,11 @@ class _PieceInterpreter(torch.fx.Interpreter):
         return output
 
 
-def _piece_rows(items: list[SplitItem]) -> list[dict[str, Any]]:
-    rows, compiled = [], 0
-    for item in items:
-        inputs = [n for n in item.graph.graph.nodes if n.op == "placeholder"]
-        rows.append({
-            "submod": item.submod, "index": item.index, "is_split_op": item.is_split_op,
-            "split_op": item.split_op, "compiled_index": None if item.is_split_op else compiled,
-            "num_nodes": sum(1 for n in item.graph.graph.nodes
-                             if n.op not in ("placeholder", "output")),
-            "code": item.graph.code.strip(),
-            "input_shapes": [str(describe_value(n.meta.get("example_value",
-                                                            n.meta.get("val")))[0])
-                             for n in inputs],
-        })
-        compiled += 0 if item.is_split_op else 1
-    return rows
+def _piece_rows(items: list[SplitItem]) -> list[_events.PieceRow]:
+    return _events.piece_rows(
+        _events.PieceSource(submod=i.submod, index=i.index, is_split_op=i.is_split_op,
+                            split_op=i.split_op, graph=i.graph)
+        for i in items)
 
 
 def _aot_cache_hits() -> int:

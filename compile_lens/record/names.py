@@ -6,10 +6,11 @@ A name in neither ``recorder.HANDLERS`` nor these lists is counted as unknown in
 
 from __future__ import annotations
 
-VLLM_OBSERVER_EVENTS = ("vllm_pass", "vllm_lowering", "vllm_artifact", "vllm_counters", "issue",
-                        "vllm_hooks", "vllm_cudagraphs")
-"""``compile_lens_*`` events of the vLLM observers (``instrument/vllm/records.EVENTS``; a test
-keeps the two lists equal)."""
+from compile_lens._events import VLLM_EVENTS
+
+VLLM_OBSERVER_EVENTS = VLLM_EVENTS
+"""``compile_lens_*`` events of the vLLM observers (``compile_lens._events.VLLM_EVENTS``, the names
+``instrument/vllm/records.collect`` parses)."""
 
 TORCH_KNOWN_UNUSED = (
     "str", "dynamo_guards", "dynamo_cpp_guards_str", "guard_added",

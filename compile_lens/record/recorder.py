@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from compile_lens._events import PREFIX
+from compile_lens import _events
 from compile_lens.model import (
     CACHE_HIT,
     COMPILED,
@@ -465,7 +465,10 @@ class TraceBuilder(VllmAccount):
             return
         vllm_compiles = [c for c in self._vllm_compiles if c.graph_id == g.id]
         if g.vllm_submods or vllm_compiles:
-            self._finish_vllm_graph(g, vllm_compiles)
+            # the wrappers reported this graph's compiles but not its split (a hook failed open):
+            # vLLM's account is the same compiles told twice, kept once, from the wrappers
+            ours = any(c.graph_id == g.id for c in self.parts.compiles)
+            self._finish_vllm_graph(g, [] if ours else vllm_compiles)
             return
         plain = self._plain.get(g.id)
         has_code = any(low.graph_id == g.id for low in self.parts.lowerings)
@@ -541,11 +544,10 @@ HANDLERS: dict[str, Handler] = {
     **{f"artifact:aotautograd_cache_{s}": TraceBuilder._on_aot_cache
        for s in ("hit", "miss", "bypass")},
     # compile_lens: the events of compile_lens._events (embedded backend, vLLM wrappers)
-    **{f"artifact:{PREFIX}{name}": _cl(getattr(TraceBuilder, f"_cl_{name}"))
-       for name in ("graph", "split", "piece_start", "piece_end", "plain_key", "key_lines",
-                    "capture", "replays", "autotune", "note")},
+    **{_events.artifact_name(name): _cl(getattr(TraceBuilder, f"_cl_{name}"))
+       for name in _events.SHARED_EVENTS},
     # compile_lens: the vLLM observers' records, read by instrument/vllm/records.collect
-    **{f"artifact:{PREFIX}{name}": known_unused for name in VLLM_OBSERVER_EVENTS},
+    **{_events.artifact_name(name): known_unused for name in VLLM_OBSERVER_EVENTS},
     # vLLM's own artifacts (its TORCH_TRACE/tlparse support)
     **vllm_artifacts.HANDLERS,
     # torch records kept for later rules (guards, shapes, AOT graphs …): known, not parsed yet

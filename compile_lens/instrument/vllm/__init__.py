@@ -42,6 +42,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from compile_lens import _events
 from compile_lens._torch.patching import Patch, patched, resolve
 from compile_lens.instrument.vllm import _state, compiles, files, graphs, runtime, warm
 from compile_lens.instrument.vllm._state import emit
@@ -120,10 +121,10 @@ def _available() -> tuple[list[Patch], dict[str, str], list[str]]:
 def _report_hooks(sources: dict[str, str], missing: list[str]) -> None:
     import vllm
 
-    emit("vllm_hooks", {"vllm_version": str(getattr(vllm, "__version__", "")),
+    emit(_events.VLLM_HOOKS, {"vllm_version": str(getattr(vllm, "__version__", "")),
                         "hooks": sources, "missing": missing, "pid": os.getpid()})
     for target in missing:
-        emit("note", {"message": f"this vLLM has no {target}; that part of vLLM's compilation "
+        emit(_events.NOTE, {"message": f"this vLLM has no {target}; that part of vLLM's compilation "
                                  "is not observed"})
 
 

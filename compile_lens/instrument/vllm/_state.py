@@ -14,15 +14,12 @@ from __future__ import annotations
 import contextvars
 import itertools
 import os
-import threading
-import warnings
 import weakref
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from compile_lens import _events
-from compile_lens.errors import InstrumentationError
+from compile_lens.instrument.issues import IssueLog
 
 _SEQ = itertools.count()
 
@@ -85,55 +82,32 @@ WARM: contextvars.ContextVar[tuple[GraphInfo, list[str], dict[str, str]] | None]
 """``(graph, compiled submods in order, artifact sha256 by "submod_range")`` on a mega warm start."""
 
 
-class Guard:
-    """Fail open: an observer that raises is reported once and the compile goes on.
+class Guard(IssueLog):
+    """The vLLM observers' fail-open policy: ``IssueLog``'s rules, reported on the event stream.
 
-    With ``strict=True`` the failure raises ``InstrumentationError`` instead (tests). Only
-    ``Exception`` is caught; ``BaseException`` (vLLM's ``StopCompiling``, KeyboardInterrupt)
-    always passes through.
+    A failing hook raises ``InstrumentationError`` when strict; otherwise it is counted, warned
+    about once per (hook, exception type), and sent as a ``compile_lens_issue`` event (plus a
+    ``note`` the first time): vLLM's hooks also run in worker processes, whose failures reach the
+    trace only through the stream. ``BaseException`` (vLLM's ``StopCompiling``) passes through.
     """
 
-    def __init__(self, strict: bool = False) -> None:
-        self.strict = strict
-        self._seen: set[tuple[str, str]] = set()
-        self._lock = threading.Lock()
-
-    def reset(self, strict: bool) -> None:
-        """Start a new session: its strictness, and every failure warned about again."""
-        with self._lock:
-            self.strict = strict
-            self._seen.clear()
-
-    def run(self, hook: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Call ``fn``; on ``Exception`` report it under ``hook`` and return ``None``."""
-        try:
-            return fn(*args, **kwargs)
-        except Exception as exc:
-            self.failed(hook, exc)
-            return None
+    label = warn_label = "vLLM hook"
 
     def failed(self, hook: str, exc: Exception) -> None:
-        """Report a failed observer (raise when strict; warn and note it once otherwise)."""
-        if self.strict:
-            msg = f"compile_lens: vLLM hook {hook!r} failed: {type(exc).__name__}: {exc}"
-            raise InstrumentationError(msg) from exc
-        key = (hook, type(exc).__name__)
-        with self._lock:
-            first = key not in self._seen
-            self._seen.add(key)
-        message = f"vLLM hook {hook!r} failed ({type(exc).__name__}: {exc})"
-        emit("issue", {"hook": hook, "message": str(exc), "error_type": type(exc).__name__})
+        """Report a failed observer (``record`` under the name the wrappers use)."""
+        self.record(hook, exc)
+
+    def _reported(self, hook: str, exc: Exception, first: bool) -> None:
+        emit(_events.ISSUE, {"hook": hook, "message": str(exc), "error_type": type(exc).__name__})
         if first:
-            emit("note", {"message": message + "; that part of the trace is missing"})
-            warnings.warn(f"compile_lens: {message}; the compile goes on and the trace records "
-                          "the failure", RuntimeWarning, stacklevel=2)
+            message = f"vLLM hook {hook!r} failed ({type(exc).__name__}: {exc})"
+            emit(_events.NOTE, {"message": message + "; that part of the trace is missing"})
 
 
 GUARD = Guard()
 
 
-def emit(event: str, payload: dict[str, Any] | Callable[[], dict[str, Any]],
-         compile_id: Any = None) -> None:
+def emit(event: str, payload: _events.Payload, compile_id: Any = None) -> None:
     """``_events.emit`` that never raises into vLLM (a failing payload is dropped).
 
     ``compile_id`` (a Dynamo ``CompileId``) tags the event when it is emitted outside Dynamo's
@@ -141,26 +115,9 @@ def emit(event: str, payload: dict[str, Any] | Callable[[], dict[str, Any]],
     the graph event would otherwise not join the ``dynamo_output_graph`` of the same compile.
     """
     try:
-        if compile_id is None:
-            _events.emit(event, payload)
-        else:
-            _emit_with_compile_id(event, payload, compile_id)
+        _events.emit(event, payload, compile_id=compile_id)
     except Exception:  # the trace stream is best effort; never break the compile for it
         return
-
-
-def _emit_with_compile_id(event: str, payload: Any, compile_id: Any) -> None:
-    import json
-
-    from torch._logging import trace_structured
-
-    def payload_fn() -> str:
-        body = payload() if callable(payload) else payload
-        return json.dumps(body, sort_keys=True, default=str)
-
-    trace_structured("artifact",
-                     metadata_fn=lambda: {"name": _events.PREFIX + event, "encoding": "json"},
-                     payload_fn=payload_fn, expect_trace_id=False, compile_id=compile_id)
 
 
 def cross_check_requested() -> bool:

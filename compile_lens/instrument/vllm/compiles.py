@@ -23,9 +23,10 @@ import inspect
 import time
 from typing import Any
 
+from compile_lens import _events
+from compile_lens._events import Outcome
 from compile_lens.instrument.vllm import _state, keys, warm
 from compile_lens.instrument.vllm._state import GUARD, PieceFrame, emit
-from compile_lens.model.events import CACHE_HIT, COMPILED, DEDUPLICATED, LOADED
 
 
 def wrap_piecewise_init(original: Any) -> Any:
@@ -92,9 +93,8 @@ class _Compile:
         loaded = getattr(manager, "loaded_artifacts", {}) or {}
         self.before = {k: id(v) for k, v in loaded.items()}
         self.hits = _aot_cache_hits()
-        self.where = {"graph_key": self.info.graph_key, "submod": self.frame.submod,
-                      "size": self.frame.size}
-        emit("piece_start", self.where)
+        self.where = _events.where(self.info.graph_key, self.frame.submod, self.frame.size)
+        emit(_events.PIECE_START, self.where)
         self.standalone: tuple[str | None, list[str], str] = (None, [], "")
         key_start = time.perf_counter()
         if self.info.compiler in keys.KEYED_COMPILERS:
@@ -108,12 +108,12 @@ class _Compile:
         loaded = getattr(self.manager, "loaded_artifacts", {}) or {}
         return next((k for k, v in loaded.items() if v is result), None)
 
-    def _outcome(self, key: str | None) -> tuple[str, str | None]:
+    def _outcome(self, key: str | None) -> tuple[Outcome, str | None]:
         if self.frame.loaded:
-            return LOADED, None
+            return Outcome.LOADED, None
         if key is not None and key in self.before:
-            return DEDUPLICATED, self.info.first_by_key.get(key)
-        return (CACHE_HIT if _aot_cache_hits() > self.hits else COMPILED), None
+            return Outcome.DEDUPLICATED, self.info.first_by_key.get(key)
+        return (Outcome.CACHE_HIT if _aot_cache_hits() > self.hits else Outcome.COMPILED), None
 
     def finish(self, result: Any, seconds: float, legacy: Any) -> None:
         """Classify and report the compile that just returned ``result``."""
@@ -125,28 +125,26 @@ class _Compile:
         if live and key and live != key:
             notes.append(f"the live legacy key {live} differs from vLLM's stored key {key}")
         handle = _handle(self.manager, self.range, self.graph_index)
-        emit("piece_end", {
-            **self.where, "outcome": outcome, "legacy_key": legacy_key,
-            "standalone_key": self.standalone[0], "dedup_of": dedup_of, "seconds": seconds,
-            "key_seconds": self.key_seconds,
-            "artifact_path": handle[1] if handle else None, "note": "; ".join(notes),
-            "handle": list(handle) if handle else None, "graph_index": self.graph_index,
-            "compile_range": _range_pair(self.range), "compiler": self.info.compiler,
-            "prefix": self.info.prefix,
-        })
+        emit(_events.PIECE_END, _events.piece_end(
+            self.where, outcome, seconds, legacy_key=legacy_key,
+            standalone_key=self.standalone[0], dedup_of=dedup_of, key_seconds=self.key_seconds,
+            artifact_path=handle[1] if handle else None, note="; ".join(notes),
+            handle=list(handle) if handle else None, graph_index=self.graph_index,
+            compile_range=_range_pair(self.range), compiler=self.info.compiler,
+            prefix=self.info.prefix))
         for k, lines in ((self.standalone[0], self.standalone[1]),
                          (live, list(getattr(legacy, "lines", []) or []))):
             if k and lines:
-                emit("key_lines", lambda k=k, lines=lines: {"key": k, "lines": lines})
+                emit(_events.KEY_LINES, lambda k=k, lines=lines: {"key": k, "lines": lines})
         if legacy_key:
             self.info.first_by_key.setdefault(legacy_key, self.frame.submod)
 
     def failed(self, seconds: float) -> None:
         """Close the piece scope when vLLM's compile raised (the exception propagates as is)."""
         try:
-            emit("piece_end", {**self.where, "outcome": "failed", "seconds": seconds,
-                               "standalone_key": self.standalone[0],
-                               "note": "vLLM's compile raised; see the exception"})
+            emit(_events.PIECE_END, _events.piece_end(
+                self.where, Outcome.FAILED, seconds, standalone_key=self.standalone[0],
+                note="vLLM's compile raised; see the exception"))
         except Exception:  # never mask vLLM's own exception
             return
 

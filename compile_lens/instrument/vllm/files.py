@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from compile_lens import _events
 from compile_lens.instrument.vllm import _state
 from compile_lens.instrument.vllm._state import emit
 
@@ -57,7 +58,7 @@ def deltas() -> dict[str, int]:
 
 def report_counters() -> None:
     """Emit the cumulative counter deltas of this process."""
-    emit("vllm_counters", {"counters": deltas(), "pid": os.getpid()})
+    emit(_events.VLLM_COUNTERS, {"counters": deltas(), "pid": os.getpid()})
 
 
 def _file_payload(path: Path) -> dict[str, Any]:
@@ -76,13 +77,13 @@ def report_cache_files(info: _state.GraphInfo, manager: Any) -> None:
         return
     local = Path(str(directory))
     common = {"graph_key": info.graph_key, "prefix": info.prefix}
-    emit("vllm_artifact", {**common, "name": "cache_dir", "path": str(local),
+    emit(_events.VLLM_ARTIFACT, {**common, "name": "cache_dir", "path": str(local),
                            "hash_dir": local.parent.parent.name,
                            "disabled": bool(getattr(manager, "disable_cache", False))})
     for name in CACHE_FILES:
         path = local / name
         if path.is_file():
-            emit("vllm_artifact", lambda path=path: {**common, **_file_payload(path)})
+            emit(_events.VLLM_ARTIFACT, lambda path=path: {**common, **_file_payload(path)})
 
 
 def on_prefix(listener: Any) -> None:

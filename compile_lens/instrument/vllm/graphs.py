@@ -16,7 +16,8 @@ import functools
 import os
 from typing import Any
 
-from compile_lens._fx import describe_nodes, describe_value, readable_code, target_name
+from compile_lens import _events
+from compile_lens._fx import describe_nodes, readable_code, target_name
 from compile_lens.instrument.vllm import _state, files
 from compile_lens.instrument.vllm._state import GUARD, emit
 
@@ -46,7 +47,7 @@ def _begin(backend: Any, graph: Any) -> _state.GraphInfo:
         "nodes": describe_nodes(graph), "split_ops": [],
         "splitting_ops": splitting, "is_encoder": info.is_encoder, "rank": info.rank,
     }
-    emit("graph", payload, compile_id=_detached_compile_id(graph))
+    emit(_events.GRAPH, payload, compile_id=_detached_compile_id(graph))
     return info
 
 
@@ -124,34 +125,26 @@ def _code_of(gm: Any) -> str:
     return str(gm.graph.python_code(root_module="self").src).strip()
 
 
-def _piece_rows(items: list[Any], splitting_ops: list[str]) -> list[dict[str, Any]]:
-    rows, compiled = [], 0
-    for position, item in enumerate(items):
-        gm = item.graph
-        is_split = bool(item.is_splitting_graph)
-        inputs = [n for n in gm.graph.nodes if n.op == "placeholder"]
-        ops = _split_op_names(gm, splitting_ops) if is_split else []
-        rows.append({
-            "submod": str(item.submod_name), "index": position, "is_split_op": is_split,
-            "split_op": ", ".join(dict.fromkeys(ops)) or None,
-            "compiled_index": None if is_split else compiled,
-            "num_nodes": sum(1 for n in gm.graph.nodes if n.op not in ("placeholder", "output")),
-            "code": _code_of(gm),
-            "input_shapes": [str(describe_value(n.meta.get("example_value",
-                                                            n.meta.get("val")))[0])
-                             for n in inputs],
-            "extra": {"graph_id": int(getattr(item, "graph_id", position))},
-        })
-        compiled += 0 if is_split else 1
-    return rows
+def _piece_source(position: int, item: Any, splitting_ops: list[str]) -> _events.PieceSource:
+    is_split = bool(item.is_splitting_graph)
+    ops = _split_op_names(item.graph, splitting_ops) if is_split else []
+    return _events.PieceSource(
+        submod=str(item.submod_name), index=position, is_split_op=is_split,
+        split_op=", ".join(dict.fromkeys(ops)) or None, graph=item.graph, code=_code_of,
+        extra={"graph_id": int(getattr(item, "graph_id", position))})
+
+
+def _piece_rows(items: list[Any], splitting_ops: list[str]) -> list[_events.PieceRow]:
+    return _events.piece_rows(_piece_source(position, item, splitting_ops)
+                              for position, item in enumerate(items))
 
 
 def _report_split(info: _state.GraphInfo, items: list[Any], splitting_ops: list[str]) -> None:
     rows = _piece_rows(items, splitting_ops)
     info.compiled_submods = [r["submod"] for r in rows if not r["is_split_op"]]
     split_ops = sorted({op for r in rows if r["split_op"] for op in r["split_op"].split(", ")})
-    emit("split", {"graph_key": info.graph_key, "pieces": rows})
-    emit("graph", {"graph_key": info.graph_key, "split_ops": split_ops})
+    emit(_events.SPLIT, {"graph_key": info.graph_key, "pieces": rows})
+    emit(_events.GRAPH, {"graph_key": info.graph_key, "split_ops": split_ops})
 
 
 def wrap_split_graph(original: Any) -> Any:

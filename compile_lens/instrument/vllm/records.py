@@ -24,13 +24,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from compile_lens._events import PREFIX
+from compile_lens._events import PREFIX, VLLM_EVENTS
 from compile_lens.model import Artifact, InstrumentationIssue, Lowering, PassTiming
 from compile_lens.record.raw import RawEvent
 
 GraphIdFn = Callable[[RawEvent, str], str]
-EVENTS = ("vllm_pass", "vllm_lowering", "vllm_artifact", "vllm_counters", "issue", "vllm_hooks",
-          "vllm_cudagraphs")
+EVENTS = VLLM_EVENTS
 
 
 @dataclass

@@ -25,6 +25,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from compile_lens import _events
 from compile_lens.instrument.vllm import _state
 from compile_lens.instrument.vllm._state import GUARD, emit
 
@@ -41,7 +42,7 @@ def _report_pass(vllm_pass: Any) -> None:
     if not isinstance(start, int) or not isinstance(end, int):
         return
     ordinal = getattr(type(vllm_pass), "dump_prefix", None)
-    emit("vllm_pass", {**_where(), "name": str(getattr(vllm_pass, "pass_name", "")),
+    emit(_events.VLLM_PASS, {**_where(), "name": str(getattr(vllm_pass, "pass_name", "")),
                        "seconds": (end - start) / 1e9,
                        "ordinal": ordinal if isinstance(ordinal, int) else None})
 
@@ -63,7 +64,7 @@ def _report_lowering(lowering_pass: Any) -> None:
     impls = {str(op): {str(n): str(p) for n, p in dict(nodes).items()}
              for op, nodes in dict(selected).items()}
     if impls:
-        emit("vllm_lowering", {**_where(), "impls": impls})
+        emit(_events.VLLM_LOWERING, {**_where(), "impls": impls})
 
 
 def wrap_lowering_call(original: Any) -> Any:
@@ -174,7 +175,7 @@ def wrap_static_graph_call(original: Any) -> Any:
         result = original(self, *args, **kwargs)
         seconds = time.perf_counter() - start
         after = GUARD.run("vllm.cudagraph", _memory) or (0, 0)
-        emit("capture", {"graph_key": capture.graph_key, "submod": capture.submod,
+        emit(_events.CAPTURE, {"graph_key": capture.graph_key, "submod": capture.submod,
                          "size": capture.size, "mode": capture.mode, "uniform": capture.uniform,
                          "num_reqs": capture.num_reqs, "seconds": seconds,
                          "memory_bytes": max(after[1] - before[1], 0),
@@ -202,7 +203,7 @@ class CaptureAccountHandler(logging.Handler):
             return
         args = record.args if isinstance(record.args, tuple) else ()
         numbers = [float(a) for a in args if isinstance(a, int | float)]
-        GUARD.run("vllm.capture_account", emit, "vllm_cudagraphs", {
+        GUARD.run("vllm.capture_account", emit, _events.VLLM_CUDAGRAPHS, {
             "vllm_seconds": numbers[0] if numbers else None,
             "vllm_gib": numbers[1] if len(numbers) > 1 else None,
             "vllm_message": record.getMessage()})
@@ -236,7 +237,7 @@ def _report_config_of(config: Any) -> None:
     _CONFIG_SEEN.add(id(config))
     mode = getattr(config, "cudagraph_mode", None)
     sizes = getattr(config, "cudagraph_capture_sizes", None) or []
-    emit("vllm_cudagraphs", {"cudagraph_mode": str(getattr(mode, "name", mode)),
+    emit(_events.VLLM_CUDAGRAPHS, {"cudagraph_mode": str(getattr(mode, "name", mode)),
                              "capture_sizes": [int(x) for x in sizes]})
 
 
@@ -306,7 +307,7 @@ def _report_manager_captures(manager: Any, before: set[Any],
         seconds, allocated, reserved = timings.get(id(graph), (0.0, 0, 0))
         mode = getattr(getattr(desc, "cg_mode", None), "name", "FULL")
         reqs = getattr(desc, "num_reqs", None)
-        emit("capture", {"graph_key": model.graph_key, "submod": WHOLE_MODEL,
+        emit(_events.CAPTURE, {"graph_key": model.graph_key, "submod": WHOLE_MODEL,
                          "size": int(getattr(desc, "num_tokens", 0) or 0), "mode": mode,
                          "uniform": getattr(desc, "uniform_token_count", None) is not None,
                          "num_reqs": int(reqs) if isinstance(reqs, int) else None,
@@ -341,4 +342,4 @@ def report_replays() -> None:
         by_graph.setdefault(graph_key, []).append(
             {"submod": submod, "size": size, "mode": mode, "uniform": uniform, "replays": n})
     for graph_key, rows in by_graph.items():
-        emit("replays", {"graph_key": graph_key, "rows": rows})
+        emit(_events.REPLAYS, {"graph_key": graph_key, "rows": rows})

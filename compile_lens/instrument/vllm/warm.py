@@ -19,9 +19,10 @@ import json
 import os
 from typing import Any
 
+from compile_lens import _events
+from compile_lens._events import Outcome
 from compile_lens.instrument.vllm import _state, files
 from compile_lens.instrument.vllm._state import GUARD, emit
-from compile_lens.model.events import LOADED
 
 
 def _begin_mega(state: dict[str, Any], artifacts: Any) -> _state.GraphInfo:
@@ -32,19 +33,16 @@ def _begin_mega(state: dict[str, Any], artifacts: Any) -> _state.GraphInfo:
     compiled = [str(n) for n in artifacts.submodule_names()]
     info.compiled_submods = compiled
     submods = [str(n) for n in (state.get("submod_names") or compiled)]
-    emit("graph", {
+    emit(_events.GRAPH, {
         "graph_key": info.graph_key, "backend": "vllm (mega artifact, warm start)",
         "prefix": info.prefix, "name": f"vllm:{info.prefix} (loaded)",
         "code": str(state.get("execution_code") or ""), "nodes": [], "split_ops": [],
     })
-    rows, n = [], 0
-    for position, name in enumerate(submods):
-        is_split = name not in compiled
-        rows.append({"submod": name, "index": position, "is_split_op": is_split,
-                     "compiled_index": None if is_split else n})
-        n += 0 if is_split else 1
-    emit("split", {"graph_key": info.graph_key, "pieces": rows})
-    emit("note", {"message": "vLLM warm-started from its mega AOT artifact: nothing was traced, "
+    rows = _events.piece_rows(
+        _events.PieceSource(submod=name, index=position, is_split_op=name not in compiled)
+        for position, name in enumerate(submods))
+    emit(_events.SPLIT, {"graph_key": info.graph_key, "pieces": rows})
+    emit(_events.NOTE, {"message": "vLLM warm-started from its mega AOT artifact: nothing was traced, "
                              "split or compiled; pieces are reported as loaded with the sha256 of "
                              "their artifact bytes"})
     _state.WARM.set((info, compiled, hashes))
@@ -92,13 +90,12 @@ def report_loaded_backend(backend: Any, owner: tuple[Any, str, int]) -> None:
     else:
         info, submod, hashes = owner[0] or _state.new_graph(), owner[1], {}
     for compile_range in list(getattr(backend, "range_entries", {}) or {}):
-        where = {"graph_key": info.graph_key, "submod": submod,
-                 "size": _state.size_label(compile_range)}
-        emit("piece_start", where)
-        emit("piece_end", {**where, "outcome": LOADED, "seconds": 0.0, "graph_index": index,
-                           "artifact_sha256": hashes.get(f"{submod}_{compile_range}"),
-                           "prefix": info.prefix, "compiler": info.compiler,
-                           "note": "loaded from vLLM's mega AOT artifact"})
+        where = _events.where(info.graph_key, submod, _state.size_label(compile_range))
+        emit(_events.PIECE_START, where)
+        emit(_events.PIECE_END, _events.piece_end(
+            where, Outcome.LOADED, 0.0, graph_index=index,
+            artifact_sha256=hashes.get(f"{submod}_{compile_range}"), prefix=info.prefix,
+            compiler=info.compiler, note="loaded from vLLM's mega AOT artifact"))
 
 
 def wrap_collect_artifacts(original: Any) -> Any:
@@ -120,7 +117,7 @@ def _report_hashes(backend: Any, result: Any) -> None:
     if not table or info is None:
         return
     content = json.dumps({str(k): str(v) for k, v in table.items()}, sort_keys=True)
-    emit("vllm_artifact", {"graph_key": info.graph_key, "name": "mega_artifact_hashes",
+    emit(_events.VLLM_ARTIFACT, {"graph_key": info.graph_key, "name": "mega_artifact_hashes",
                            "path": "", "content": content, "prefix": info.prefix})
 
 
@@ -141,7 +138,7 @@ def wrap_try_load_aot(original: Any) -> Any:
 def _report_aot_load(signature: inspect.Signature, args: tuple[Any, ...],
                      kwargs: dict[str, Any], loaded: bool) -> None:
     path = str(signature.bind(*args, **kwargs).arguments["aot_compilation_path"])
-    emit("vllm_artifact", {"name": "aot_model", "path": path, "loaded": loaded,
+    emit(_events.VLLM_ARTIFACT, {"name": "aot_model", "path": path, "loaded": loaded,
                            "exists": os.path.exists(path),
                            "size": os.path.getsize(path) if os.path.exists(path) else 0})
     files.report_counters()
