@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from compile_lens.analysis.factor_lines import FactorChange, diff_factor_lines
+from compile_lens.analysis.factor_lines import FactorChange, KeyLineDiff, key_line_diff
 from compile_lens.model import TraceRecord
 from compile_lens.model.safe_text import visible
 
@@ -90,10 +90,16 @@ def _check(record: TraceRecord, compile_: Any) -> KeyCheck:
         return KeyCheck(**base, status="unchecked", reason=reason)
     if legacy == standalone:
         return KeyCheck(**base, status="match")
-    changes = diff_factor_lines(record.key_lines.get(legacy, []),
-                                record.key_lines.get(standalone, []))
+    changes = key_lines_of(record, compile_).changes
     reason = "" if changes else "factor lines unavailable for one of the keys"
     return KeyCheck(**base, status="mismatch", reason=reason, changes=changes)
+
+
+def key_lines_of(record: TraceRecord, compile_: Any) -> KeyLineDiff:
+    """The factor-line diff of one compile's legacy and standalone keys (what ``cross_check``
+    lists and the report's key-mismatch block shows)."""
+    return key_line_diff(record.key_lines.get(compile_.legacy_key or "", []),
+                         record.key_lines.get(compile_.standalone_key or "", []))
 
 
 def cross_check(record: TraceRecord) -> CrossCheck:

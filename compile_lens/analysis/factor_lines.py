@@ -68,3 +68,57 @@ def diff_factor_lines(old: list[str], new: list[str]) -> list[FactorChange]:
         changes.append(FactorChange(name=name, old=fa.value if fa else None,
                                     new=fb.value if fb else None))
     return changes
+
+
+_LOOSE = re.compile(r"^(?:\[[^\]]*\] )?(?P<name>[^:]+?): ?(?P<value>.*)$", re.S)
+
+
+@dataclass(frozen=True)
+class KeyLineDiff:
+    """Why two keys differ, by factor line: the changes, and the raw lines behind them per side.
+
+    ``t.cross_check()`` lists ``changes``; the report's key-mismatch block shows ``only_old`` and
+    ``only_new`` (the lines of the changed factors), so both say the same thing.
+    """
+
+    changes: list[FactorChange]
+    only_old: list[str]
+    only_new: list[str]
+
+
+def _by_name(lines: list[str]) -> dict[str, tuple[str, str, str]]:
+    """``name → (hash, value, raw line)``. A line without torch's hash prefix (an older or
+    hand-written log) is compared by its value, so it is never silently left out."""
+    out: dict[str, tuple[str, str, str]] = {}
+    for raw in lines:
+        m = _LINE.match(raw)
+        if m is not None:
+            name = m["name"].strip() + (m["sub"] or "")
+            value = m["value"]
+            if m["name"].strip() in BINARY_FACTORS:
+                value = f"<binary; hash {m['hash'][:12]}>"
+            out[name] = (m["hash"], value, raw)
+            continue
+        loose = _LOOSE.match(raw)
+        name, value = (loose["name"].strip(), loose["value"]) if loose else (raw, "")
+        out[name] = ("", value, raw)
+    return out
+
+
+def key_line_diff(old: list[str], new: list[str]) -> KeyLineDiff:
+    """Compare two keys' factor lines (each walked once): the factors that differ, sorted by
+    name, and their lines in each key's own order."""
+    a, b = _by_name(old), _by_name(new)
+    changes: list[FactorChange] = []
+    for name in sorted(a.keys() | b.keys()):
+        fa, fb = a.get(name), b.get(name)
+        if fa is not None and fb is not None:
+            same = fa[0] == fb[0] if fa[0] and fb[0] else fa[1] == fb[1]
+            if same:
+                continue
+        changes.append(FactorChange(name=name, old=fa[1] if fa else None,
+                                    new=fb[1] if fb else None))
+    changed = {ch.name for ch in changes}
+    only_old = [raw for name, (_, _, raw) in a.items() if name in changed]  # in the key's order
+    only_new = [raw for name, (_, _, raw) in b.items() if name in changed]
+    return KeyLineDiff(changes, only_old, only_new)

@@ -18,8 +18,6 @@ from compile_lens.views._html import code_block, esc, fold, hint, table
 from compile_lens.views._limits import REPORT, Limits
 from compile_lens.views._redact import shown as _shown
 from compile_lens.views.page import render_page
-from compile_lens.views.ranks_view import rank_section
-from compile_lens.views.why_view import ledger_section
 
 
 def _record(trace: Any) -> TraceRecord:
@@ -106,42 +104,18 @@ def _one_graph(record: TraceRecord, graph: Any, *, use_dot: bool, panels: list[i
     )
 
 
-def _plot(fig_fn: Any, record: TraceRecord, name: str, *args: Any) -> str:
-    return f'<div class="cl-plot">{plots.figure_html(fig_fn(record, *args), name)}</div>'
+def _figure(spec: Any, name: str) -> str:
+    return f'<div class="cl-plot">{plots.figure_html(spec, name)}</div>'
 
 
 def build_sections(record: TraceRecord, *, redact: bool = True, use_dot: bool = True,
                    limits: Limits = REPORT) -> list[tuple[str, str]]:
-    """The report's sections, in the explorer's tab order (of a redacted copy unless ``redact``
-    is false; long parts cut at ``limits``)."""
-    record = _shown(record, redact)
-    out = [("Overview", sections.overview(record, limits)
-            + _plot(plots.timeline_figure, record, "tl")),
-           ("Compiles", ledger_section(record, limits)),
-           ("Graph", graph_section(record, use_dot=use_dot, limits=limits)),
-           ("Pieces & keys", sections.pieces_and_keys(record, limits))]
-    if record.passes:
-        out.append(("Passes", _plot(plots.passes_bar_figure, record, "pb")
-                    + _plot(plots.passes_heatmap_figure, record, "ph")
-                    + sections.pass_table(record)))
-    else:
-        out.append(("Passes", hint("no pass timings recorded")))
-    if record.lowerings:
-        out.append(("Lowering", _plot(plots.lowering_figure, record, "lw")
-                    + sections.lowering_table(record, limits)))
-    else:
-        out.append(("Lowering", hint("no lowering choices recorded")))
-    if record.captures:
-        out.append(("CUDA graphs", _plot(plots.captures_figure, record, "cs", "seconds")
-                    + _plot(plots.captures_figure, record, "cm", "memory_bytes")
-                    + sections.capture_table(record)))
-    else:
-        out.append(("CUDA graphs", hint("no CUDA-graph captures in this trace")))
-    out.append(("Factors", sections.factors(record, limits, redacted=redact)))
-    ranks_html, diverged = rank_section(record)
-    if ranks_html:  # divergence first; ranks that agree after the overview
-        out.insert(0 if diverged else 1, ("Ranks", ranks_html))
-    return out
+    """The report's sections (``views.registry.SECTIONS``, in the explorer's tab order), of a
+    redacted copy unless ``redact`` is false; long parts cut at ``limits``."""
+    from compile_lens.views.registry import View, render_sections
+
+    view = View("report", limits=limits, use_dot=use_dot, redacted=redact)
+    return render_sections(_shown(record, redact), view, figure=_figure)
 
 
 def render(trace_record: Any, *, title: str | None = None, redact: bool = True,

@@ -9,9 +9,10 @@ with a note saying how much more the saved trace holds.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from typing import Any
 
+from compile_lens.analysis import aggregate
 from compile_lens.analysis.summary import Summary, summarize
 from compile_lens.model import DynamoGraph, Piece, TraceRecord
 from compile_lens.model.redaction import redact_dump
@@ -28,6 +29,8 @@ from compile_lens.views._html import (
 )
 from compile_lens.views._limits import REPORT, Limits, cut_rows, cut_text
 
+_MAX_NAMES = 50
+"""Differing factor names listed above a key-mismatch block."""
 NODE_COLS = ["name", "op", "target", "shape", "dtype", "dynamic_dims", "module_path"]
 
 
@@ -195,47 +198,35 @@ def pieces_and_keys(record: TraceRecord, limits: Limits = REPORT) -> str:
 
 
 def mismatch_block(record: TraceRecord, c: Any, limits: Limits = REPORT) -> str:
-    """Why a piece's two keys differ: the factor lines found in one key only.
+    """Why a piece's two keys differ: the factors ``t.cross_check()`` lists (the same
+    ``analysis.cross_check.key_lines_of`` diff), then each key's lines of those factors.
 
-    Each key's lines are turned into a set once, so the block is linear in the number of lines
-    (a key can carry tens of thousands).
+    Each key's lines are walked once, so the block is linear in the number of lines (a key can
+    carry tens of thousands).
     """
-    legacy = record.key_lines.get(c.legacy_key or "", [])
-    standalone = record.key_lines.get(c.standalone_key or "", [])
-    in_legacy, in_standalone = set(legacy), set(standalone)
-    only_l = [x for x in legacy if x not in in_standalone]
-    only_s = [x for x in standalone if x not in in_legacy]
-    body = (code_block("\n".join(only_l) or "(none recorded)", summary="only in the legacy key",
+    from compile_lens.analysis.cross_check import key_lines_of
+
+    d = key_lines_of(record, c)
+    names, cut = cut_rows([ch.name for ch in d.changes], _MAX_NAMES, "factors")
+    differ = hint(f"{len(d.changes)} factor(s) differ: {', '.join(names)}"
+                  + (f" ({cut})" if cut else ""))
+    body = (code_block("\n".join(d.only_old) or "(none recorded)", summary="only in the legacy key",
                        open_=True, limit=limits.key_chars)
-            + code_block("\n".join(only_s) or "(none recorded)",
+            + code_block("\n".join(d.only_new) or "(none recorded)",
                          summary="only in the standalone key", open_=True,
                          limit=limits.key_chars))
-    return f"<p>{badge('MISMATCH', 'bad')} {esc(c.submod)} [{esc(c.size)}]</p>{body}"
+    return f"<p>{badge('MISMATCH', 'bad')} {esc(c.submod)} [{esc(c.size)}]</p>{differ}{body}"
 
 
 def pass_table(record: TraceRecord) -> str:
     """Per-pass totals over all piece compiles (the full table is ``Trace.passes``)."""
-    total: dict[str, list[float]] = defaultdict(lambda: [0.0, 0, 0.0])
-    phase: dict[str, str] = {}
-    for p in record.passes:
-        t = total[p.name]
-        t[0] += p.seconds
-        t[1] += p.count
-        t[2] = max(t[2], p.seconds)
-        phase.setdefault(p.name, p.phase)
-    rows = sorted(((n, phase[n], round(t[0], 6), int(t[1]), round(t[2], 6))
-                   for n, t in total.items()), key=lambda r: (-r[2], r[0]))
-    return table(["pass", "phase", "total s", "runs", "max s"], rows,
+    return table(["pass", "phase", "total s", "runs", "max s"], aggregate.pass_totals(record),
                  table_id=content_id("tbl", "passes"), filterable=True)
 
 
 def lowering_table(record: TraceRecord, limits: Limits = REPORT) -> str:
     """Counts of kernels / extern calls / fallbacks per piece, then every lowering (folded)."""
-    counts: Counter[tuple[str, str, str]] = Counter(
-        (low.graph_id, low.submod, low.kind) for low in record.lowerings)
-    kinds = sorted({k for _, _, k in counts})
-    pieces = list(dict.fromkeys((low.graph_id, low.submod) for low in record.lowerings))
-    rows = [[g, s] + [counts.get((g, s, k), 0) for k in kinds] for g, s in pieces]
+    kinds, rows = aggregate.lowering_counts(record)
     summary = table(["graph", "piece", *kinds], rows)
     cols = tables.LOWERING_COLUMNS
     shown, cut = cut_rows(tables.lowerings_rows(record), limits.rows, "lowerings")
@@ -247,15 +238,7 @@ def lowering_table(record: TraceRecord, limits: Limits = REPORT) -> str:
 
 def capture_table(record: TraceRecord) -> str:
     """Per capture size: pieces captured, total seconds and memory."""
-    agg: dict[int, list[float]] = defaultdict(lambda: [0, 0.0, 0])
-    for c in record.captures:
-        a = agg[c.size]
-        a[0] += 1
-        a[1] += c.seconds
-        a[2] += c.memory_bytes
-    rows = [(size, int(a[0]), round(a[1], 6), round(a[2] / 2**20, 3))
-            for size, a in sorted(agg.items())]
-    return table(["size", "pieces", "seconds", "memory MiB"], rows)
+    return table(["size", "pieces", "seconds", "memory MiB"], aggregate.capture_totals(record))
 
 
 def factor_rows(record: TraceRecord, *, redact: bool = True) -> list[tuple[str, str, str]]:

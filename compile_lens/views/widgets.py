@@ -1,10 +1,11 @@
 """Views: the ipywidgets explorer of a trace (``Trace.explorer()``).
 
-Stage 4: ipywidgets and plotly are imported inside functions only. One ``Tab`` per view (Overview,
-Graph, Pieces & keys, Passes, Lowering, CUDA graphs, Factors), built lazily: only the Overview is
-rendered up front, each other tab the first time it is selected, so a big trace opens fast. The
-HTML inside each tab is the report's (``views.sections``), so the explorer and the report agree;
-like the report it shows a redacted copy of the trace.
+Stage 4: ipywidgets and plotly are imported inside functions only. One ``Tab`` per section of
+``views.registry`` (Overview, Compiles, Graph, Pieces & keys, Passes, Lowering, CUDA graphs,
+Factors), built lazily: only the Overview is rendered up front, each other tab the first time it
+is selected, so a big trace opens fast. The HTML inside each tab is the report's (the same
+registry entry), so the explorer and the report agree; like the report it shows a redacted copy
+of the trace.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from typing import Any
 
 from compile_lens.errors import missing_dependency
 from compile_lens.model import TraceRecord
-from compile_lens.views import sections
 from compile_lens.views._assets import read_asset
 from compile_lens.views._html import hint
+from compile_lens.views.registry import explorer_sections
 
-TABS = ["Overview", "Compiles", "Graph", "Pieces & keys", "Passes", "Lowering", "CUDA graphs",
-        "Factors"]
+TABS = [s.title for s in explorer_sections()]
+"""The tab titles, in the registry's order (``explorer`` reads the registry when called)."""
 MAX_ROWS = 300
 
 
@@ -68,62 +69,25 @@ def plot_output(*figures: dict[str, Any]) -> Any:
     return out
 
 
-def _overview(record: TraceRecord) -> Any:
-    from compile_lens.views import plots
+def _tab(section: Any, record: TraceRecord) -> Any:
+    """One explorer tab: the section's own widget, or its figures and HTML in a box."""
+    from compile_lens.views.registry import View
 
-    w = _widgets()
-    # The why block's causes link to the ledger, which is in the Compiles tab, not here.
-    return w.VBox([html(sections.overview(record, why_links=False)),
-                   plot_output(plots.timeline_figure(record))])
-
-
-def _compiles(record: TraceRecord) -> Any:
-    from compile_lens.views.why_view import ledger_section
-
-    return html(ledger_section(record))
-
-
-def _passes(record: TraceRecord) -> Any:
-    from compile_lens.views import plots
-
-    if not record.passes:
-        return html(hint("no pass timings recorded"))
-    figs = plot_output(plots.passes_bar_figure(record), plots.passes_heatmap_figure(record))
-    return _widgets().VBox([figs, html(sections.pass_table(record))])
-
-
-def _lowering(record: TraceRecord) -> Any:
-    from compile_lens.views import plots
-
-    if not record.lowerings:
-        return html(hint("no lowering choices recorded"))
-    figs = plot_output(plots.lowering_figure(record))
-    return _widgets().VBox([figs, html(sections.lowering_table(record))])
-
-
-def _captures(record: TraceRecord) -> Any:
-    from compile_lens.views import plots
-
-    if not record.captures:
-        return html(hint("no CUDA-graph captures in this trace"))
-    figs = plot_output(plots.captures_figure(record, "seconds"),
-                       plots.captures_figure(record, "memory_bytes"))
-    return _widgets().VBox([figs, html(sections.capture_table(record))])
+    if not section.present(record) and section.absent:
+        return html(hint(section.absent))
+    if section.widget is not None:
+        return section.widget(record)
+    body = html(section.html(record, View("explorer")))
+    specs = [spec for spec, _ in section.figures(record)]
+    if not specs:
+        return body
+    figs = plot_output(*specs)
+    return _widgets().VBox([body, figs] if section.figures_last else [figs, body])
 
 
 def _builders() -> dict[str, Callable[[TraceRecord], Any]]:
-    from compile_lens.views import explorer_tabs
-
-    return {
-        "Overview": _overview,
-        "Compiles": _compiles,
-        "Graph": explorer_tabs.graph_tab,
-        "Pieces & keys": explorer_tabs.pieces_tab,
-        "Passes": _passes,
-        "Lowering": _lowering,
-        "CUDA graphs": _captures,
-        "Factors": explorer_tabs.factors_tab,
-    }
+    """Tab title → builder, one per ``views.registry`` section the explorer shows."""
+    return {s.title: (lambda record, s=s: _tab(s, record)) for s in explorer_sections()}
 
 
 def explorer(record: Any, *, lazy: bool = True) -> Any:
@@ -141,9 +105,10 @@ def explorer(record: Any, *, lazy: bool = True) -> Any:
     w = _widgets()
     record = redact_record(getattr(record, "record", record))  # a notebook is shared with outputs
     builders = _builders()
-    placeholders = [w.HTML(value=styled(hint("loading…"))) for _ in TABS]
+    titles = list(builders)
+    placeholders = [w.HTML(value=styled(hint("loading…"))) for _ in titles]
     tab = w.Tab(children=placeholders)
-    tab.titles = tuple(TABS)
+    tab.titles = tuple(titles)
     built: set[int] = set()
 
     def build(index: int) -> None:
@@ -152,13 +117,13 @@ def explorer(record: Any, *, lazy: bool = True) -> Any:
         built.add(index)
         children = list(tab.children)
         try:
-            children[index] = builders[TABS[index]](record)
+            children[index] = builders[titles[index]](record)
         except Exception as exc:  # tolerant in notebooks: show the error in the tab
             children[index] = html(hint(f"compile_lens: this tab failed: {exc!r}"))
         tab.children = children
 
     tab.observe(lambda change: build(change["new"]), names="selected_index")
-    for i in [0] if lazy else range(len(TABS)):
+    for i in [0] if lazy else range(len(titles)):
         build(i)
     tab.selected_index = 0
     return tab
