@@ -13,13 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from compile_lens.analysis.cross_check import CrossCheck as CrossCheckResult
 from compile_lens.analysis.factor_diff import DiffResult
 from compile_lens.model import TraceRecord, trace_to_json
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from compile_lens.analysis.cross_check import CrossCheck
     from compile_lens.analysis.summary import Summary
 
 
@@ -136,7 +136,7 @@ class Trace:
         """Legacy vs standalone key per piece compile, with the differing factor lines."""
         from compile_lens.analysis.cross_check import cross_check
 
-        return cross_check(self.record)
+        return CrossCheck.of(cross_check(self.record))
 
     # -- files ------------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
@@ -182,6 +182,24 @@ class Trace:
         from compile_lens.views import display
 
         return display.trace_mimebundle(self, include=include, exclude=exclude)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CrossCheck(CrossCheckResult):
+    """``analysis.cross_check.CrossCheck`` (``.checks``, ``.mismatches``, ``str()``) with its
+    notebook display."""
+
+    @classmethod
+    def of(cls, result: CrossCheckResult) -> CrossCheck:
+        """The displayable form of an analysis result."""
+        return cls(**{f.name: getattr(result, f.name) for f in dataclasses.fields(result)})
+
+    def _repr_mimebundle_(
+        self, include: Any = None, exclude: Any = None, **kwargs: Any
+    ) -> dict[str, str]:
+        from compile_lens.views.mimebundle import text_mimebundle
+
+        return text_mimebundle(str(self), include, exclude)
 
 
 @dataclasses.dataclass(frozen=True, repr=False)

@@ -33,7 +33,8 @@ class KeyCheck:
 
 @dataclass(frozen=True, kw_only=True)
 class CrossCheck:
-    """All key checks of a trace plus the dedup groups they imply."""
+    """All key checks of a trace plus the dedup groups they imply (``str()`` lists them; the
+    notebook display is ``api.CrossCheck``'s)."""
 
     checks: list[KeyCheck]
     dedup_groups: dict[str, list[str]]
@@ -73,11 +74,6 @@ class CrossCheck:
             lines.append("dedup groups (same standalone key): "
                          + "; ".join(", ".join(g) for g in groups))
         return visible("\n".join(lines))
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None, **kw: Any) -> dict[str, str]:
-        import html
-
-        return {"text/plain": str(self), "text/html": f"<pre>{html.escape(str(self))}</pre>"}
 
 
 def _check(record: TraceRecord, compile_: Any) -> KeyCheck:

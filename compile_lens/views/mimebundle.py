@@ -51,3 +51,9 @@ def mimebundle(text: Callable[[], str], html_: Callable[[], str], include: Any =
                           stacklevel=3)
             bundle[HTML] = f"<pre>{html.escape(bundle.get(TEXT) or text())}</pre>"
     return bundle
+
+
+def text_mimebundle(text: str, include: Any = None, exclude: Any = None) -> dict[str, str]:
+    """The bundle of an object whose only form is text: ``text/plain``, and the same escaped in
+    ``<pre>`` as ``text/html`` (front ends that prefer HTML keep the monospace layout)."""
+    return mimebundle(lambda: text, lambda: f"<pre>{html.escape(text)}</pre>", include, exclude)
