@@ -142,7 +142,7 @@ def _piece_rows(items: list[Any], splitting_ops: list[str]) -> list[_events.Piec
 def _report_split(info: _state.GraphInfo, items: list[Any], splitting_ops: list[str]) -> None:
     rows = _piece_rows(items, splitting_ops)
     info.compiled_submods = [r["submod"] for r in rows if not r["is_split_op"]]
-    split_ops = sorted({op for r in rows if r["split_op"] for op in r["split_op"].split(", ")})
+    split_ops = sorted({op for r in rows for op in (r.get("split_op") or "").split(", ") if op})
     emit(_events.SPLIT, {"graph_key": info.graph_key, "pieces": rows})
     emit(_events.GRAPH, {"graph_key": info.graph_key, "split_ops": split_ops})
 

@@ -31,9 +31,10 @@ KEYED_COMPILERS = ("inductor_standalone",)
 
 
 def _split(result: Any) -> tuple[str | None, list[str]]:
-    if isinstance(result, tuple) and result:
-        lines = result[1] if len(result) > 1 and isinstance(result[1], list) else []
-        return (str(result[0]) if result[0] is not None else None), [str(x) for x in lines]
+    parts: list[Any] = list(result) if isinstance(result, tuple) else []
+    if parts:
+        lines = parts[1] if len(parts) > 1 and isinstance(parts[1], list) else []
+        return (str(parts[0]) if parts[0] is not None else None), [str(x) for x in lines]
     return (str(result) if result is not None else None), []
 
 
@@ -58,8 +59,6 @@ def _inductor_patches(config: dict[str, Any], compile_range: Any) -> dict[str, A
 
 
 def _functorch_patches() -> dict[str, Any]:
-    import torch
-
     patches: dict[str, Any] = {}
     try:
         from vllm.compilation.compiler_interface import _get_vllm_functorch_config
@@ -67,7 +66,9 @@ def _functorch_patches() -> dict[str, Any]:
         patches.update(_get_vllm_functorch_config())
     except ImportError:
         pass
-    if hasattr(torch._functorch.config, "autograd_cache_normalize_inputs"):
+    from torch._functorch import config as functorch_config
+
+    if hasattr(functorch_config, "autograd_cache_normalize_inputs"):
         patches["autograd_cache_normalize_inputs"] = True  # vLLM's dedup patch (PR #34003)
     return patches
 
@@ -121,7 +122,8 @@ def standalone_key(manager: Any, graph: Any, example_inputs: list[Any], config: 
 
     Never raises for an unsupported piece: the reason goes into ``note``.
     """
-    import torch
+    from torch._functorch import config as functorch_config
+    from torch._inductor import config as inductor_config
 
     fn = standalone_key_api()
     single = getattr(compile_range, "start", 0) == getattr(compile_range, "end", 1)
@@ -133,7 +135,7 @@ def standalone_key(manager: Any, graph: Any, example_inputs: list[Any], config: 
         with contextlib.ExitStack() as stack:
             if scope is not None:
                 stack.enter_context(scope(compile_range))
-            stack.enter_context(torch._functorch.config.patch(_functorch_patches()))
+            stack.enter_context(functorch_config.patch(_functorch_patches()))
             stack.enter_context(_own_aot_ids())
             if fn is None:
                 if not _state.cross_check_requested():
@@ -142,7 +144,7 @@ def standalone_key(manager: Any, graph: Any, example_inputs: list[Any], config: 
             kwargs: dict[str, Any] = {}
             if "aot" in inspect.signature(fn).parameters:
                 kwargs["aot"] = _uses_aot()
-            stack.enter_context(torch._inductor.config.patch(patches))
+            stack.enter_context(inductor_config.patch(patches))
             stack.enter_context(_fake_mode_context(fn, kwargs, mode))
             result = fn(copy.deepcopy(graph), list(example_inputs), dynamic_shapes, **kwargs)
     except Exception as exc:  # an uncacheable piece: say why, keep the real compile untouched
