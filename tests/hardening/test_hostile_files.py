@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -152,11 +153,30 @@ def test_unreadable_output_directory(tmp_path: Path, capsys: Any) -> None:
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
 
 
+def _hang(signum: int, frame: Any) -> None:
+    msg = "blocked on a special file (a FIFO without writer)"
+    raise TimeoutError(msg)
+
+
 def test_special_files_are_refused_before_reading(tmp_path: Path) -> None:
     fifo = tmp_path / "pipe.json"
     os.mkfifo(fifo)
-    for path in ("/dev/zero", str(fifo)):
+    previous = signal.signal(signal.SIGALRM, _hang)
+    signal.alarm(60)  # a regression fails here instead of hanging the run
+    try:
         with pytest.raises(TraceFormatError, match="not a regular file"):
-            read_trace(path)
+            read_trace(fifo)
         with pytest.raises(TraceFormatError, match="not a regular file"):
-            compile_lens.diff(path, path)
+            compile_lens.diff(fifo, fifo)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    # /dev/zero in a child with a 1 GiB address-space cap: a reader that never stops fails there
+    # instead of eating this machine's memory.
+    code = ("import resource; resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))\n"
+            "from compile_lens.model import read_trace\n"
+            "from compile_lens.errors import TraceFormatError\n"
+            "try:\n    read_trace('/dev/zero')\nexcept TraceFormatError as exc:\n    print(exc)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert "not a regular file" in proc.stdout, proc.stderr[-500:]
