@@ -174,7 +174,8 @@ def _cmd_factors(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
-    parser = argparse.ArgumentParser(prog="compile-lens", description=__doc__.splitlines()[0])
+    about = (__doc__ or "compile-lens").splitlines()[0]
+    parser = argparse.ArgumentParser(prog="compile-lens", description=about)
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="trace the built-in small Llama through the piecewise backend")
     demo.add_argument("--layers", type=int, default=4, help="decoder layers (default 4)")

@@ -38,7 +38,7 @@ def capture_totals(record: TraceRecord) -> list[tuple[int, int, float, float]]:
             for size, a in sorted(agg.items())]
 
 
-def lowering_counts(record: TraceRecord) -> tuple[list[str], list[list[object]]]:
+def lowering_counts(record: TraceRecord) -> tuple[list[str], list[list[str | int]]]:
     """``(kinds, rows)``: per piece (in first-seen order), how many kernels / extern calls /
     fallbacks of each kind; a row is ``[graph, piece, count per kind…]``."""
     counts: Counter[tuple[str, str, str]] = Counter(

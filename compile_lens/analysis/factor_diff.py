@@ -150,7 +150,7 @@ def _pairs(sa: FactorSet, sb: FactorSet) -> list[tuple[str, FactorDump | None, F
     if len(sa.entries) == 1 and len(sb.entries) == 1:
         (la, a), (lb, b) = next(iter(sa.entries.items())), next(iter(sb.entries.items()))
         return [(la if la == lb else f"{la} ↔ {lb}".strip(" ↔"), a, b)]
-    pairs = [
+    pairs: list[tuple[str, FactorDump | None, FactorDump | None]] = [
         (lab, sa.entries[lab], sb.entries[lab])
         for lab in sorted(sa.entries.keys() & sb.entries.keys())
     ]

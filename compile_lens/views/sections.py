@@ -179,7 +179,7 @@ def key_blocks(record: TraceRecord, limits: Limits = REPORT) -> str:
         + "</div>"
         for k in keys
     )
-    _, cut = cut_rows(record.key_lines, limits.key_blocks, "keys' factor lines")
+    _, cut = cut_rows(list(record.key_lines), limits.key_blocks, "keys' factor lines")
     return ("<h3>Cache-key factor lines (one block per distinct key)</h3>" + (hint(cut) if cut else "")
             + (blocks or hint("no factor lines recorded")))
 
