@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -174,3 +175,32 @@ def test_api_and_cli_import_without_torch(module: str) -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120, check=False, cwd=ROOT)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
+
+
+def test_trace_passes_the_progress_view_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``instrument`` never imports the progress view: ``api.trace`` hands it the factory, and
+    the line is opened and closed inside a notebook kernel exactly as before."""
+    import types
+
+    import compile_lens
+    from compile_lens.views import progress
+
+    made: list[Any] = []
+
+    class Line:
+        closed = False
+
+        def update(self, *args: Any) -> None:
+            pass
+
+        def close(self) -> None:
+            self.closed = True
+
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    monkeypatch.setattr(progress, "make_progress", lambda: made.append(Line()) or made[-1])
+    with compile_lens.trace(factors=False, bytecode=False) as t:
+        assert not t.complete
+    assert t.complete and len(made) == 1 and made[0].closed
+    with compile_lens.trace(progress=False, factors=False, bytecode=False):
+        pass
+    assert len(made) == 1, "progress=False opens no line"
