@@ -19,8 +19,11 @@ def kind(path: str | Path) -> str:
     p = Path(path)
     if p.is_dir():
         return "torch_trace_dir"
-    if not p.is_file():
+    if not p.exists():
         msg = f"{p}: no such file or directory (expected {EXPECTED})"
+        raise TraceFormatError(msg)
+    if not p.is_file():  # a device (/dev/zero), FIFO or socket: refused without reading
+        msg = f"{p}: not a regular file (expected {EXPECTED})"
         raise TraceFormatError(msg)
     if torch_trace.looks_like_log(p):
         return "torch_trace"
