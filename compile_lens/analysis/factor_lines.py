@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_LINE = re.compile(r"^\[(?P<hash>[a-z0-9]{16,})\] (?P<name>[^:\[]+?)(?P<sub>\[[^\]]*\])?: ?(?P<value>.*)$",
+_LINE = re.compile(r"\[(?P<hash>[a-z0-9]{16,})\] (?P<name>[^:\[]+)(?P<sub>\[[^\]]*\])?: ?(?P<value>.*)",
                    re.S)
+"""One factor line, matched with ``fullmatch`` (a greedy name: it stops at the first ``[`` or
+``:`` either way, without the backtracking of a lazy one)."""
 BINARY_FACTORS = ("autograd_config", "torch_version")
 
 
@@ -46,7 +48,7 @@ def parse_factor_lines(lines: list[str]) -> dict[str, Factor]:
     """Factors by full name (``inductor_config[max_fusion_size]``); unparsable lines are skipped."""
     out: dict[str, Factor] = {}
     for raw in lines:
-        m = _LINE.match(raw)
+        m = _LINE.fullmatch(raw)
         if m is None:
             continue
         name = m["name"].strip() + (m["sub"] or "")
@@ -91,7 +93,7 @@ def _by_name(lines: list[str]) -> dict[str, tuple[str, str, str]]:
     hand-written log) is compared by its value, so it is never silently left out."""
     out: dict[str, tuple[str, str, str]] = {}
     for raw in lines:
-        m = _LINE.match(raw)
+        m = _LINE.fullmatch(raw)
         if m is not None:
             name = m["name"].strip() + (m["sub"] or "")
             value = m["value"]
@@ -108,7 +110,11 @@ def _by_name(lines: list[str]) -> dict[str, tuple[str, str, str]]:
 def key_line_diff(old: list[str], new: list[str]) -> KeyLineDiff:
     """Compare two keys' factor lines (each walked once): the factors that differ, sorted by
     name, and their lines in each key's own order."""
-    a, b = _by_name(old), _by_name(new)
+    # A line found verbatim in both keys is a factor they share: only the others are parsed (a key
+    # can carry tens of thousands of lines, most of them shared).
+    in_old, in_new = set(old), set(new)
+    a = _by_name([x for x in old if x not in in_new])
+    b = _by_name([x for x in new if x not in in_old])
     changes: list[FactorChange] = []
     for name in sorted(a.keys() | b.keys()):
         fa, fb = a.get(name), b.get(name)
