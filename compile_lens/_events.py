@@ -69,7 +69,7 @@ SHARED_EVENTS = (GRAPH, SPLIT, PIECE_START, PIECE_END, KEY_LINES, CAPTURE, REPLA
 """Events the parser's builder turns into graphs, pieces, compiles, captures (``recorder``)."""
 VLLM_EVENTS = (VLLM_PASS, VLLM_LOWERING, VLLM_ARTIFACT, VLLM_COUNTERS, ISSUE, VLLM_HOOKS,
                VLLM_CUDAGRAPHS)
-"""Events only the vLLM observers send (parsed by ``instrument/vllm/records.collect``)."""
+"""Events only the vLLM observers send (parsed by ``record/vllm_observer.collect``)."""
 EVENT_NAMES = SHARED_EVENTS + VLLM_EVENTS
 
 

@@ -39,11 +39,7 @@ ALLOWED: dict[str, set[str]] = {
 ``__init__`` sit on top and may import any part (``api`` not ``cli``)."""
 TOP = {"api", "cli", "demo", "demo_model", "__init__", "__main__"}
 TORCH_FREE = {"model", "record", "analysis", "views"}
-KNOWN: dict[tuple[str, str], str] = {
-    ("compile_lens.record.importer", "compile_lens.instrument.vllm"):
-        "the collector of vLLM observer records (instrument/vllm/records.py, torch-free) moves "
-        "to record/ with its owner",
-}
+KNOWN: dict[tuple[str, str], str] = {}
 """Back edges still to remove, each with what removes it. A fixed one must leave this list."""
 
 

@@ -305,7 +305,7 @@ def _vllm_records(builder: TraceBuilder, events: list[RawEvent], overhead: dict[
                   issues: IssueLog) -> Any:
     """vLLM-specific records (pass timings, IR lowering, cache files, counters, hook failures)
     reported by the vLLM observers, in this or any other process; empty without them."""
-    from compile_lens.instrument.vllm import records
+    from compile_lens.record import vllm_observer as records
 
     found = records.VllmRecords()
     if not any(e.name.startswith("artifact:compile_lens_") and e.name.removeprefix(

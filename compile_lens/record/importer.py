@@ -186,7 +186,7 @@ def _vllm_records(builder: TraceBuilder, events: list[RawEvent]) -> Any:
     """Records of compile_lens' vLLM observers, if the log holds any (read by their collector)."""
     if not events:
         return None
-    from compile_lens.instrument.vllm import records  # torch-free; moves to record/ with its owner
+    from compile_lens.record import vllm_observer as records
 
     return records.collect(events, lambda e, key: builder._graph_for_key(e, key).id)
 

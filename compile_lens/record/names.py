@@ -10,7 +10,7 @@ from compile_lens._events import VLLM_EVENTS
 
 VLLM_OBSERVER_EVENTS = VLLM_EVENTS
 """``compile_lens_*`` events of the vLLM observers (``compile_lens._events.VLLM_EVENTS``, the names
-``instrument/vllm/records.collect`` parses)."""
+``record/vllm_observer.collect`` parses)."""
 
 TORCH_KNOWN_UNUSED = (
     "str", "dynamo_guards", "dynamo_cpp_guards_str", "guard_added",

@@ -546,7 +546,7 @@ HANDLERS: dict[str, Handler] = {
     # compile_lens: the events of compile_lens._events (embedded backend, vLLM wrappers)
     **{_events.artifact_name(name): _cl(getattr(TraceBuilder, f"_cl_{name}"))
        for name in _events.SHARED_EVENTS},
-    # compile_lens: the vLLM observers' records, read by instrument/vllm/records.collect
+    # compile_lens: the vLLM observers' records, read by record/vllm_observer.collect
     **{_events.artifact_name(name): known_unused for name in VLLM_OBSERVER_EVENTS},
     # vLLM's own artifacts (its TORCH_TRACE/tlparse support)
     **vllm_artifacts.HANDLERS,

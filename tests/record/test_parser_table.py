@@ -105,7 +105,7 @@ def test_every_recorded_name_is_known():
 
 
 def test_vllm_observer_event_list_matches_its_collector():
-    from compile_lens.instrument.vllm import records
+    from compile_lens.record import vllm_observer as records
 
     assert tuple(names.VLLM_OBSERVER_EVENTS) == tuple(records.EVENTS)
 

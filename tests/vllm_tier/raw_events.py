@@ -1,7 +1,7 @@
 """Keep the raw structured-trace events of a traced run next to its trace (test helper).
 
 The vLLM-specific events (``vllm_pass``, ``vllm_artifact``, ``vllm_counters`` …) are parsed by
-``compile_lens.instrument.vllm.records``; tests run that parser on the real events of a run, from
+``compile_lens.record.vllm_observer``; tests run that parser on the real events of a run, from
 this process (``keep``) and from vLLM's other processes (a copy of the session directory).
 """
 
@@ -55,7 +55,7 @@ def load(out: Path) -> list[Any]:
 
 def vllm_records(out: Path) -> Any:
     """``records.collect`` over a run's kept events, with the recorder's graph ids."""
-    from compile_lens.instrument.vllm import records
+    from compile_lens.record import vllm_observer as records
     from compile_lens.record.recorder import TraceBuilder
 
     events = load(out)
