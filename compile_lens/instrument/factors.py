@@ -119,7 +119,7 @@ def _system_readable(get_system: Any) -> bool:
     from compile_lens.instrument import device
 
     info = getattr(get_system, "cache_info", None)
-    if callable(info) and info().currsize:
+    if callable(info) and getattr(info(), "currsize", 0):
         return True
     return not getattr(torch.version, "cuda", None) or device.cuda_initialized()
 
@@ -130,7 +130,8 @@ def _vllm_env() -> dict[str, Any] | None:
     factors = getattr(envs, "compile_factors", None)
     if not callable(factors):
         return None
-    return {str(k): v for k, v in factors().items()}
+    found: Any = factors()
+    return {str(k): v for k, v in found.items()}
 
 
 def _merge_vllm_env(

@@ -51,7 +51,7 @@ def install_bytecode_hook(store: list[tuple[str, Any]]) -> Undo:
     from torch._dynamo.convert_frame import register_bytecode_hook
     from torch._guards import CompileContext
 
-    def hook(old_code: Any, new_code: Any) -> None:
+    def hook(code: Any, new_code: Any) -> None:  # names as in torch's BytecodeHook protocol
         try:
             cid = CompileContext.current_compile_id()
             store.append((str(cid) if cid is not None else "", new_code))

@@ -31,9 +31,11 @@ def predictor() -> Any | None:
 
 
 def _predict(wrapper: Any, gm: Any, inputs: Any, config_patches: Any) -> dict[str, Any]:
-    import torch
+    import torch._inductor.config
 
     fn = predictor()
+    if fn is None:
+        raise RuntimeError(NO_PREDICTOR_NOTE)
     start = time.perf_counter()
     patches = {**getattr(wrapper, "config", {}), **(config_patches or {})}
     with torch._inductor.config.patch(patches):
@@ -70,4 +72,8 @@ def install(on_error: Callable[[str, Exception], None]) -> Callable[[], None]:
 
     context = patched(Patch(TARGET, make, why="predict plain torch.compile keys (cross_check)"))
     context.__enter__()
-    return lambda: context.__exit__(None, None, None)
+
+    def undo() -> None:
+        context.__exit__(None, None, None)
+
+    return undo
