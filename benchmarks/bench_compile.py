@@ -59,6 +59,79 @@ def worker(spec: dict) -> dict:
     return out
 
 
+def keycost_worker(spec: dict) -> dict:
+    """Key cost per piece inside a real cold compile, and where it goes (issue 12).
+
+    At every piece and size the backend reaches, the standalone key is timed on the piece it really
+    keys (``keys.compute_standalone_key``: deep copy, then torch's key), then the deep copy alone,
+    and GC runs during the keys are counted by generation (a suspect that the figures cleared).
+    Untraced; the backend's own key and the real compile follow.
+    """
+    import copy
+    import gc
+    import os
+
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = spec["inductor_dir"]
+    import torch
+    from torch._inductor import config as inductor_config
+
+    from compile_lens import demo_model
+    from compile_lens._torch import keys
+    from compile_lens.backend.piecewise import PiecewiseBackend
+
+    times: dict[str, list[float]] = {"key": [], "deepcopy": []}
+    collections = [0, 0, 0]  # GC runs that started during a key, by generation
+    keying: list[bool] = []
+
+    def count(phase: str, info: dict) -> None:
+        if phase == "start" and keying:
+            collections[info["generation"]] += 1
+
+    class Timed(PiecewiseBackend):
+        def _standalone_key(self, gm, args, dynamic_shapes):  # type: ignore[no-untyped-def]
+            with inductor_config.patch(self.inductor_config):
+                keying.append(True)
+                start = time.perf_counter()
+                keys.compute_standalone_key(gm, args, dynamic_shapes)
+                times["key"].append(time.perf_counter() - start)
+                keying.clear()
+                start = time.perf_counter()
+                copy.deepcopy(gm)
+                times["deepcopy"].append(time.perf_counter() - start)
+            return super()._standalone_key(gm, args, dynamic_shapes)
+
+    gc.callbacks.append(count)
+    try:
+        backend = Timed(compile_sizes=spec["sizes"], cache_dir=spec["artifact_dir"])
+        compiled = torch.compile(demo_model.build(layers=spec["layers"]), backend=backend)
+        with torch.no_grad():
+            compiled(*demo_model.example_inputs(8))
+    finally:
+        gc.callbacks.remove(count)
+    return {"times": {k: v[1:] for k, v in times.items()},  # the first key pays torch_key() once
+            "gc_collections": collections}
+
+
+def bench_keycost(tmp: Path, layers: int, repeats: int) -> dict:
+    """Median key cost per piece and its deep-copy share, pooled over ``repeats`` cold compiles
+    (each a fresh process; issue 12)."""
+    pooled: dict[str, list[float]] = {"key": [], "deepcopy": []}
+    gc_runs = [0, 0, 0]
+    for i in range(repeats):
+        raw = run({"layers": layers, "sizes": [1, 4], "keycost": True, **fresh(tmp, f"k{i}")})
+        for name, values in raw["times"].items():
+            pooled[name].extend(values)
+        gc_runs = [a + b for a, b in zip(gc_runs, raw["gc_collections"], strict=True)]
+    out: dict = {"layers": layers, "repeats": repeats, "n": len(pooled["key"]),
+                 "gc_collections_during_keys": gc_runs}
+    for name, values in pooled.items():
+        out[f"{name}_median_ms"] = 1000 * statistics.median(values)
+        out[f"{name}_ms"] = [round(1000 * v, 2) for v in values]
+    shares = [c / k for c, k in zip(pooled["deepcopy"], pooled["key"], strict=True)]
+    out["deepcopy_share_median"] = statistics.median(shares)
+    return out
+
+
 def run(spec: dict) -> dict:
     """Run ``worker(spec)`` in a fresh Python process."""
     proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)],
@@ -121,15 +194,27 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--parts", default="overhead,dedup,warm",
                         help="comma-separated subset of overhead,dedup,warm (results merge into "
-                             "benchmarks/results/compile.json)")
+                             "benchmarks/results/compile.json); or keycost alone (issue 12)")
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(worker(json.loads(args.worker))))
+        spec = json.loads(args.worker)
+        print(json.dumps((keycost_worker if spec.get("keycost") else worker)(spec)))
         return
     layers, dedup_layers, repeats = (2, 6, 1) if args.quick else (4, 16, 3)
     out = HERE / "results" / "compile.json"
     results = json.loads(out.read_text()) if out.exists() else {}
     parts = set(args.parts.split(","))
+    if parts == {"keycost"}:  # issue 12: key cost only, results under "keycost"
+        with tempfile.TemporaryDirectory(prefix="cl_bench_") as tmp_name:
+            k = results["keycost"] = bench_keycost(Path(tmp_name), layers, repeats)
+        out.parent.mkdir(exist_ok=True)
+        out.write_text(json.dumps(results, indent=1))
+        print(f"| standalone key per piece ({k['layers']} layers, {k['repeats']} cold compiles, "
+              f"n={k['n']}) | median {k['key_median_ms']:.1f} ms; deep copy alone "
+              f"{k['deepcopy_median_ms']:.1f} ms (median share {100 * k['deepcopy_share_median']:.0f} "
+              f"%); GC runs during keys by generation {k['gc_collections_during_keys']} "
+              f"| ≤ 11 ms |")
+        return
     with tempfile.TemporaryDirectory(prefix="cl_bench_") as tmp_name:
         tmp = Path(tmp_name)
         if "overhead" in parts:
