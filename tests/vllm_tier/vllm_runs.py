@@ -84,6 +84,16 @@ def cache_files(root: Path) -> set[str]:
     return out
 
 
+def generated_code(path: str) -> bool:
+    """Inductor's generated kernels in a cache (``inductor_cache/<xx>/<hash>.main.cpp``, ``.so``,
+    ``.py``): named by a hash of what Inductor generated, not by a cache key."""
+    parts = Path(path).parts
+    if "inductor_cache" not in parts:
+        return False
+    below = parts[parts.index("inductor_cache") + 1:]
+    return len(below) == 2 and below[0] not in ("aotautograd", "fxgraph")
+
+
 def factor_files(root: Path) -> dict[str, bytes]:
     """``cache_key_factors.json`` files under a cache root, by relative path."""
     return {str(p.relative_to(root)): p.read_bytes()
