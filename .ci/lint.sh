@@ -21,5 +21,5 @@ else
 fi
 # No update check, no download: the [nodejs] extra brings node, the wheel brings pyright itself.
 export PYRIGHT_PYTHON_IGNORE_WARNINGS=1
-python3 -m pyright "${pyright_args[@]}"
+python3 -m pyright --project "$ROOT" "${pyright_args[@]}"  # this project, whatever config a parent holds
 echo "lint: ruff and pyright clean"
