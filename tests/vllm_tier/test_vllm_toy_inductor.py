@@ -89,7 +89,6 @@ def test_no_observer_effect_cold_and_warm(runs: dict[str, Run]) -> None:
         "tracing changed what vLLM/Inductor wrote (cache keys name these files): "
         f"only untraced {sorted(keyed_a - keyed_b)[:5]}, only traced {sorted(keyed_b - keyed_a)[:5]}")
     assert any("aotautograd" in f for f in files_a), "the AOTAutograd keys are part of the check"
-    assert len(files_a) == len(files_b)
 
 
 @pytest.mark.xfail(reason="seen 2026-11-27 on this CPU machine under load, also at the commit "
