@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,19 +27,6 @@ def skip_reason() -> str | None:
     if not Path(CHROMIUM).exists():
         return f"chromium not found at {CHROMIUM}; apt-get install chromium"
     return None
-
-
-def load_synthetic() -> Any:
-    """Import ``tests/fixtures/synthetic.py`` by path."""
-    name = "compile_lens_test_synthetic"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, FIXTURES / "synthetic.py")
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 @dataclass

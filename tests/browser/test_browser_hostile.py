@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _browser import load_synthetic, open_page
+from _browser import open_page
+from _synthetic import load_synthetic
 
 from compile_lens.views.report import write_html
 

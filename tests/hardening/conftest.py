@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _hardening import load_synthetic
+from _synthetic import load_synthetic
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 import pytest
-from _hardening import load_synthetic
+from _synthetic import load_synthetic
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -3,28 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _synthetic import load_synthetic
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-
-
-def load_synthetic() -> Any:
-    """Import ``tests/fixtures/synthetic.py`` without making ``tests`` a package."""
-    name = "compile_lens_test_synthetic"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, FIXTURES / "synthetic.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="session")

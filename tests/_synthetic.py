@@ -1,4 +1,7 @@
-"""Helpers shared by the hardening tests (imported by name: ``tests`` is not a package)."""
+"""Load ``tests/fixtures/synthetic.py`` (hand-built traces) by path, once per process.
+
+Shared by the views, browser and hardening tests (``tests`` is on ``sys.path``, not a package).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 def load_synthetic() -> Any:
