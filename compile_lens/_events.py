@@ -63,9 +63,10 @@ VLLM_COUNTERS = "vllm_counters"
 ISSUE = "issue"
 VLLM_HOOKS = "vllm_hooks"
 VLLM_CUDAGRAPHS = "vllm_cudagraphs"
+CUDAGRAPHS = "cudagraphs"
 
 SHARED_EVENTS = (GRAPH, SPLIT, PIECE_START, PIECE_END, KEY_LINES, CAPTURE, REPLAYS, NOTE,
-                 PLAIN_KEY, AUTOTUNE)
+                 PLAIN_KEY, AUTOTUNE, CUDAGRAPHS)
 """Events the parser's builder turns into graphs, pieces, compiles, captures (``recorder``)."""
 VLLM_EVENTS = (VLLM_PASS, VLLM_LOWERING, VLLM_ARTIFACT, VLLM_COUNTERS, ISSUE, VLLM_HOOKS,
                VLLM_CUDAGRAPHS)
@@ -153,7 +154,12 @@ class KeyLines(TypedDict, total=False):
 
 
 class Capture(TypedDict, total=False):
-    """One CUDA-graph capture (GPU detail optional; vLLM adds its mode and batch shape)."""
+    """One CUDA-graph capture (GPU detail optional; vLLM adds its batch shape).
+
+    ``mode`` is the runtime mode (``"FULL"``/``"PIECEWISE"``); ``submod`` is ``"<model>"``
+    (``model.events.WHOLE_MODEL``) for a whole-graph capture. ``memory_bytes``: what the graph
+    pool grew by during the capture; ``held_bytes``: ``torch.cuda.memory_reserved()`` right after.
+    """
 
     graph_key: Required[str]
     submod: Required[str]
@@ -174,15 +180,35 @@ class Capture(TypedDict, total=False):
     mode: str
     uniform: bool
     num_reqs: int | None
+    held_bytes: int
 
 
 class Replays(TypedDict, total=False):
-    """Replay counts since capture: ``counts`` (``{"submod|size": n}``, embedded backend) or
-    ``rows`` (vLLM: submod, size, mode, uniform, replays)."""
+    """Cumulative run-time counters of one graph's CUDA graphs (never one event per step).
+
+    ``rows``: one per graph, ``{"submod", "size", "mode", "uniform", "replays", "tokens",
+    "padded_tokens"}`` (``tokens``: real tokens over the replays; ``padded_tokens``:
+    ``replays * size - tokens``; vLLM's rows may lack both). ``fallbacks``: calls that ran
+    without a graph, ``{"submod", "mode", "reason", "calls", "tokens"}`` (``reason`` one of
+    ``model.events.FALLBACK_REASONS``). ``counts`` (``{"submod|size": n}``) is the embedded
+    backend's shape before modes; still read from older traces.
+    """
 
     graph_key: Required[str]
     counts: dict[str, int]
     rows: list[dict[str, Any]]
+    fallbacks: list[dict[str, Any]]
+
+
+class CudaGraphs(TypedDict, total=False):
+    """The embedded backend's CUDA-graph settings (``run.extra["cudagraphs"]``), the keys of
+    vLLM's ``vllm_cudagraphs``: ``cudagraph_mode`` (``"FULL_AND_PIECEWISE"``, ``"PIECEWISE"``,
+    ``"FULL"``, ``"NONE"``), ``capture_sizes`` (every size a graph is captured at) and
+    ``full_sizes`` (those captured as whole-graph FULL graphs)."""
+
+    cudagraph_mode: Required[str]
+    capture_sizes: list[int]
+    full_sizes: list[int]
 
 
 class Note(TypedDict, total=False):
@@ -273,7 +299,7 @@ SCHEMAS: dict[str, Any] = {
     KEY_LINES: KeyLines, CAPTURE: Capture, REPLAYS: Replays, NOTE: Note, PLAIN_KEY: PlainKey,
     AUTOTUNE: Autotune, VLLM_PASS: VllmPass, VLLM_LOWERING: VllmLowering,
     VLLM_ARTIFACT: VllmArtifact, VLLM_COUNTERS: VllmCounters, ISSUE: Issue,
-    VLLM_HOOKS: VllmHooks, VLLM_CUDAGRAPHS: VllmCudagraphs,
+    VLLM_HOOKS: VllmHooks, VLLM_CUDAGRAPHS: VllmCudagraphs, CUDAGRAPHS: CudaGraphs,
 }
 """Event name → its payload ``TypedDict``."""
 

@@ -25,8 +25,9 @@ from typing import Any
 
 from compile_lens import _session
 from compile_lens.instrument import autotune, hooks, plain_keys, runinfo
+from compile_lens.instrument import payloads as payload_skip
 from compile_lens.instrument.issues import IssueLog
-from compile_lens.instrument.structured_log import StructuredTraceHandler
+from compile_lens.instrument.structured_log import StructuredTraceHandler, listening, others_listen
 from compile_lens.model import DynamoGraph, ProcessInfo, RunInfo, TraceRecord
 from compile_lens.record.merge import read_session_dir
 from compile_lens.record.raw import ListSink, RawEvent
@@ -64,6 +65,7 @@ class _Recording:
     progress: bool | str
     want_factors: bool
     want_bytecode: bool
+    payloads: str = payload_skip.READ
     t0: float = field(default_factory=time.time)
     started: float = field(default_factory=time.perf_counter)
     issues: IssueLog = field(init=False)
@@ -72,6 +74,7 @@ class _Recording:
     record: TraceRecord | None = None
     sink: ListSink = field(default_factory=ListSink)
     handler: StructuredTraceHandler | None = None
+    payload_filter: payload_skip.PayloadFilter | None = None
     code_objects: list[tuple[str, Any]] = field(default_factory=list)
     session_dir: str = ""
     counters_before: dict[str, int] = field(default_factory=dict)
@@ -90,11 +93,16 @@ class _Recording:
         if not self.entered:
             return  # the install failed: there is no block to report on
         self.overhead["event_capture"] = self.handler.seconds if self.handler else 0.0
+        if self.payload_filter is not None:
+            self.overhead["payload_filter"] = self.payload_filter.seconds
         wall = time.perf_counter() - self.started
-        options = {"cross_check": self.options.cross_check, "strict": self.options.strict}
+        options = {"cross_check": self.options.cross_check, "strict": self.options.strict,
+                   "payloads": self.payloads}
         record = _build(self.t0, wall, self.sink.events, self.session_dir, self.code_objects,
                         self.counters_before, options, self.overhead, self.issues,
                         self.want_factors)
+        if self.payload_filter is not None:  # which payloads torch did not build, by name
+            record.run.extra["payloads_not_built"] = dict(sorted(self.payload_filter.skipped.items()))
         self.record = record
 
 
@@ -106,6 +114,7 @@ def recording(
     progress: bool | str = "auto",
     factors: bool = True,
     bytecode: bool = True,
+    payloads: str = payload_skip.READ,
     make_progress: Callable[[], Any] | None = None,
 ) -> Iterator[_Recording]:
     """Record every compile inside the block; the yielded handle's ``record`` is set on exit.
@@ -121,12 +130,19 @@ def recording(
         progress: show a live progress line in notebooks (``"auto"``), or not (``False``).
         factors: dump the cache-key factors of the process at the end (``compile_lens.factors``).
         bytecode: keep Dynamo's transformed bytecode and decompile it with depyf (if installed).
+        payloads: ``"read"``: while compile_lens is the only listener, torch builds only the
+            structured-trace payloads the trace reads (``instrument/payloads.py``); ``"all"``:
+            every payload, as for any listener.
         make_progress: builds the live progress line in a notebook (a view, so the caller
             passes it in; ``None``: no progress line).
     """
+    if payloads not in payload_skip.MODES:
+        msg = (f"compile_lens: payloads must be one of "
+               f"{', '.join(map(repr, payload_skip.MODES))}, not {payloads!r}")
+        raise ValueError(msg)
     rec = _Recording(_session.SessionOptions(cross_check=cross_check, strict=strict),
                      progress=progress, want_factors=factors, want_bytecode=bytecode,
-                     make_progress=make_progress)
+                     payloads=payloads, make_progress=make_progress)
     # One stack holds everything the block changes, in the order it is undone: deactivate,
     # restore every observer, close the progress line, build the trace, remove the session
     # directory, release the session. A refused or failed entry unwinds the same stack.
@@ -164,6 +180,10 @@ def _install(stack: contextlib.ExitStack, rec: _Recording) -> None:
         ("aot_factor_lines", hooks.enable_aot_factor_lines),
         ("autotune", lambda: autotune.install(issues.record)),
     ]
+    if rec.payloads == payload_skip.READ:
+        rec.payload_filter = only_read = payload_skip.PayloadFilter(
+            payload_skip.read_names(), others_listen, listening)
+        steps.append(("payloads", lambda: payload_skip.install(only_read)))
     if rec.want_bytecode:
         steps.append(("bytecode_hook", lambda: hooks.install_bytecode_hook(rec.code_objects)))
     if rec.options.cross_check:
@@ -282,7 +302,8 @@ def _build(t0: float, wall: float, events: list[RawEvent], session_dir: str,
     return TraceRecord(
         run=run, graphs=parts.graphs, pieces=parts.pieces, compiles=parts.compiles,
         passes=[*parts.passes, *vllm.passes], lowerings=[*parts.lowerings, *vllm.lowerings],
-        captures=parts.captures, spans=parts.spans, factors=factor_dump,
+        captures=parts.captures, cudagraph_fallbacks=parts.cudagraph_fallbacks,
+        spans=parts.spans, factors=factor_dump,
         key_lines=parts.key_lines, counters=counters, artifacts=vllm.artifacts,
         issues=[*issues.issues(), *vllm.issues], processes=processes,
         frame_compiles=parts.frame_compiles, cache_decisions=parts.cache_decisions,

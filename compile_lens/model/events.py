@@ -17,6 +17,13 @@ CACHE_HIT = "cache_hit"
 FAILED = "failed"  # the compile raised (the exception reached the user; the scope was closed)
 OUTCOMES = (COMPILED, DEDUPLICATED, LOADED, CACHE_HIT, FAILED)
 GENERAL_SIZE = "general"
+WHOLE_MODEL = "<model>"
+"""The ``submod`` of a whole-graph (FULL) CUDA graph: it captures every piece and the splitting
+ops between them (vLLM's FULL mode and the embedded backend's ``cudagraph_mode="full"``)."""
+CUDAGRAPH_MODES = ("NONE", "PIECEWISE", "FULL")
+"""CUDA-graph runtime modes, vLLM's names: what one call ran as."""
+FALLBACK_REASONS = ("above_largest_size", "static_input_moved", "not_capturable")
+"""Why a call ran without a CUDA graph (``CudaGraphFallback.reason`` starts with one of these)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,7 +100,11 @@ class CudaGraphCapture:
 
     ``mode`` is the CUDA-graph runtime mode that captured it (vLLM's ``PIECEWISE`` or ``FULL``;
     empty in traces recorded before modes were recorded). ``memory_bytes`` is what the graph pool
-    grew by during the capture; ``replays`` how often the graph ran inside the trace.
+    grew by during the capture; ``held_bytes`` the device memory reserved right after it (what
+    the process holds once this graph exists); ``replays`` how often the graph ran inside the
+    trace, with ``tokens`` real tokens in all and ``padded_tokens`` (``replays * size - tokens``)
+    of padding: the waste of running a call of ``n`` tokens in the graph of size ``size``.
+    Warm-up and capture seconds are in ``extra`` (``warmup_seconds``, ``capture_seconds``).
     """
 
     graph_id: str
@@ -103,6 +114,29 @@ class CudaGraphCapture:
     memory_bytes: int = 0
     replays: int = 0
     mode: str = ""
+    tokens: int = 0
+    padded_tokens: int = 0
+    held_bytes: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CudaGraphFallback:
+    """Calls of a piece (or, ``submod == "<model>"``, of the whole graph) that ran without a CUDA
+    graph, counted per reason.
+
+    ``reason`` is one of ``FALLBACK_REASONS`` (``above_largest_size``: more tokens than the
+    largest capture size; ``static_input_moved``: a parameter or buffer the graph reads in place
+    has a new address; ``not_capturable``), optionally followed by ``": "`` and plain words.
+    ``mode`` is the mode the call would have run in; ``tokens`` the real tokens of those calls.
+    """
+
+    graph_id: str
+    submod: str
+    mode: str = ""
+    reason: str
+    calls: int = 0
+    tokens: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -14,6 +14,7 @@ from compile_lens.model.causes import CacheDecision, FrameCompile
 from compile_lens.model.events import (
     Artifact,
     CudaGraphCapture,
+    CudaGraphFallback,
     InstrumentationIssue,
     Lowering,
     PassTiming,
@@ -87,6 +88,7 @@ class TraceRecord:
     passes: list[PassTiming] = field(default_factory=list)
     lowerings: list[Lowering] = field(default_factory=list)
     captures: list[CudaGraphCapture] = field(default_factory=list)
+    cudagraph_fallbacks: list[CudaGraphFallback] = field(default_factory=list)
     spans: list[Span] = field(default_factory=list)
     factors: FactorDump | None = None
     key_lines: dict[str, list[str]] = field(default_factory=dict)

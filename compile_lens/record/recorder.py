@@ -22,6 +22,7 @@ from compile_lens.model import (
     GENERAL_SIZE,
     WHOLE_GRAPH,
     CudaGraphCapture,
+    CudaGraphFallback,
     DynamoGraph,
     GraphNode,
     Lowering,
@@ -87,6 +88,7 @@ class Parts:
     passes: list[PassTiming] = field(default_factory=list)
     lowerings: list[Lowering] = field(default_factory=list)
     captures: list[CudaGraphCapture] = field(default_factory=list)
+    cudagraph_fallbacks: list[CudaGraphFallback] = field(default_factory=list)
     spans: list[Span] = field(default_factory=list)
     key_lines: dict[str, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -114,7 +116,9 @@ class TraceBuilder(VllmAccount):
         self._fx_keys: dict[Where, list[str]] = {}
         self._cache_state: dict[Where, str] = {}
         self._captures: dict[_CaptureId, dict[str, Any]] = {}
-        self._replays: dict[_CaptureId, int] = {}
+        self._replays: dict[_CaptureId, tuple[int, int | None, int | None]] = {}
+        self._fallbacks: dict[tuple[str, str, str, str], tuple[int, int]] = {}
+        self.cudagraphs: dict[str, Any] = {}
         self._kernel_info: dict[Where, dict[str, dict[str, Any]]] = {}
         self._aot_keys: dict[Where, str] = {}
         self._vllm_scopes: dict[tuple[str, int], tuple[Where, float]] = {}
@@ -270,10 +274,24 @@ class TraceBuilder(VllmAccount):
             return
         for row in body.get("rows") or []:
             if isinstance(row, dict):
-                self._replays[_capture_id(g.id, row)] = int(row.get("replays") or 0)
+                self._replays[_capture_id(g.id, row)] = (
+                    int(row.get("replays") or 0), _opt_int(row.get("tokens")),
+                    _opt_int(row.get("padded_tokens")))
         for label, count in (body.get("counts") or {}).items():  # traces before modes
             submod, _, size = str(label).partition("|")
-            self._replays[(g.id, submod, int(size or 0), "", False)] = int(count)
+            self._replays[(g.id, submod, int(size or 0), "", False)] = (int(count), None, None)
+        for row in body.get("fallbacks") or []:
+            if isinstance(row, dict):
+                ident = (g.id, str(row.get("submod", "")), str(row.get("mode") or ""),
+                         str(row.get("reason") or ""))
+                self._fallbacks[ident] = (int(row.get("calls") or 0), int(row.get("tokens") or 0))
+
+    def _cl_cudagraphs(self, event: RawEvent, body: dict[str, Any]) -> None:
+        """The embedded backend's CUDA-graph settings (the last graph compiled wins)."""
+        self.cudagraphs = {
+            "cudagraph_mode": str(body.get("cudagraph_mode", "")),
+            "capture_sizes": [int(x) for x in body.get("capture_sizes") or []],
+            "full_sizes": [int(x) for x in body.get("full_sizes") or []]}
 
     def _cl_autotune(self, event: RawEvent, body: dict[str, Any]) -> None:
         where = self._where(event)
@@ -415,6 +433,8 @@ class TraceBuilder(VllmAccount):
         extra: dict[str, Any] = {"parser": self.stats.to_dict()}
         if self.vllm_account:
             extra["vllm_account"] = self.vllm_account
+        if self.cudagraphs:
+            extra["cudagraphs"] = self.cudagraphs
         if self.cache_sequence:
             extra["cache_sequence"] = dict(sorted(self.cache_sequence.items()))
         if self.collectives:
@@ -439,12 +459,21 @@ class TraceBuilder(VllmAccount):
                 graph_id=where[0], submod=where[1], size=where[2], name=name,
                 phase=timing.classify(name) or "", seconds=round(sum(secs), 9), count=len(secs)))
         for ident, body in self._captures.items():
+            # vLLM's rows and older traces do not know the real tokens: 0 and 0 (unknown)
+            replays, tokens, padded = self._replays.get(ident, (0, None, None))
             self.parts.captures.append(CudaGraphCapture(
                 graph_id=ident[0], submod=ident[1], size=ident[2], mode=ident[3],
                 seconds=float(body.get("seconds") or 0.0),
                 memory_bytes=int(body.get("memory_bytes") or 0),
-                replays=self._replays.get(ident, 0),
+                replays=replays, tokens=tokens or 0,
+                padded_tokens=padded if padded is not None else (
+                    replays * ident[2] - tokens if tokens is not None else 0),
+                held_bytes=int(body.get("held_bytes") or 0),
                 extra={k: v for k, v in body.items() if k not in _CAPTURE_FIELDS}))
+        for (graph_id, submod, mode, reason), (calls, tokens) in sorted(self._fallbacks.items()):
+            self.parts.cudagraph_fallbacks.append(CudaGraphFallback(
+                graph_id=graph_id, submod=submod, mode=mode, reason=reason, calls=calls,
+                tokens=tokens))
         self.parts.lowerings = gpu_lowering.attach_kernel_info(self.parts.lowerings,
                                                                self._kernel_info)
         self.parts.frame_compiles, self.parts.cache_decisions = causes.finish(self)
@@ -492,10 +521,14 @@ class TraceBuilder(VllmAccount):
 
 
 
-_CAPTURE_FIELDS = {"graph_key", "submod", "size", "seconds", "memory_bytes", "mode"}
+_CAPTURE_FIELDS = {"graph_key", "submod", "size", "seconds", "memory_bytes", "mode", "held_bytes"}
 _CaptureId = tuple[str, str, int, str, bool]
 """``(graph_id, submod, size, mode, uniform)``: one CUDA graph (vLLM's FULL mode captures uniform
 decode batches and mixed batches of one size as two graphs)."""
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def _capture_id(graph_id: str, body: dict[str, Any]) -> _CaptureId:
