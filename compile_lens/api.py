@@ -94,6 +94,16 @@ class Trace:
         return tables.captures_frame(self.record)
 
     @property
+    def cudagraphs(self) -> pd.DataFrame:
+        """The CUDA-graphs view as a table: one row per runtime mode (FULL, PIECEWISE) and size
+        with warm-up/capture seconds, pool growth, memory held after, replays, real and padded
+        tokens and the padding share; then one row per reason calls ran without a graph (mode
+        NONE). The same columns for a vLLM trace and an embedded-backend trace."""
+        from compile_lens.views.cudagraphs_view import cudagraphs_frame
+
+        return cudagraphs_frame(self.record)
+
+    @property
     def compiles(self) -> pd.DataFrame:
         """The compile ledger: every Dynamo frame compile and piece compile in time order, with
         its cause (recompile and the failed guard, graph break, cache hit/miss/bypass …).
@@ -255,6 +265,7 @@ def trace(
     progress: bool | Literal["auto"] = "auto",
     factors: bool = True,
     bytecode: bool = True,
+    payloads: Literal["read", "all"] = "read",
 ) -> Iterator[Trace]:
     """Record every compile inside the block into the yielded ``Trace`` (filled on exit).
 
@@ -265,7 +276,7 @@ def trace(
     from compile_lens.views.progress import make_progress
 
     with recording(cross_check=cross_check, strict=strict, progress=progress, factors=factors,
-                   bytecode=bytecode, make_progress=make_progress) as handle:
+                   bytecode=bytecode, payloads=payloads, make_progress=make_progress) as handle:
         yield Trace(recording=handle)
 
 

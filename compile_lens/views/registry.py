@@ -121,10 +121,16 @@ def _lowering(record: TraceRecord, view: View) -> str:
     return sections.lowering_table(record, view.limits)
 
 
-def _captures(record: TraceRecord, view: View) -> str:
-    from compile_lens.views import sections
+def _has_cudagraphs(record: TraceRecord) -> bool:
+    from compile_lens.views.cudagraphs_view import has_cudagraphs
 
-    return sections.capture_table(record)
+    return has_cudagraphs(record)
+
+
+def _cudagraphs(record: TraceRecord, view: View) -> str:
+    from compile_lens.views.cudagraphs_view import section
+
+    return section(record, view.limits, notebook=view.kind == "notebook")
 
 
 def _has_factors(record: TraceRecord) -> bool:
@@ -182,10 +188,17 @@ def _lowering_figures(record: TraceRecord) -> list[tuple[Spec, str]]:
 
 
 def _capture_figures(record: TraceRecord) -> list[tuple[Spec, str]]:
-    from compile_lens.views import plots
+    """Capture cost per size and mode, dispatch (when anything ran), seconds per piece."""
+    from compile_lens.analysis.cudagraphs import cudagraphs
+    from compile_lens.views import cudagraph_plots, plots
 
-    return [(plots.captures_figure(record, "seconds"), "cs"),
-            (plots.captures_figure(record, "memory_bytes"), "cm")]
+    data = cudagraphs(record)
+    out = [(cudagraph_plots.capture_figure(record, data), "cg")] if data.rows else []
+    if data.replays or data.fallbacks:
+        out.append((cudagraph_plots.dispatch_figure(record, data), "cd"))
+    if record.captures:
+        out.append((plots.captures_figure(record, "seconds"), "cs"))
+    return out
 
 
 # -- the explorer's interactive tabs -----------------------------------------------------------
@@ -216,8 +229,9 @@ SECTIONS: tuple[Section, ...] = (
             absent="no pass timings recorded", figures=_pass_figures),
     Section("Lowering", _lowering, present=lambda r: bool(r.lowerings),
             absent="no lowering choices recorded", figures=_lowering_figures),
-    Section("CUDA graphs", _captures, present=lambda r: bool(r.captures),
-            absent="no CUDA-graph captures in this trace", figures=_capture_figures),
+    Section("CUDA graphs", _cudagraphs, present=_has_cudagraphs,
+            absent="no CUDA-graph captures in this trace", figures=_capture_figures,
+            figures_last=True),
     Section("Factors", _factors, present=_has_factors, absent="no factor dump in this trace",
             widget=_factors_tab),
     Section("Ranks", _ranks, present=_has_ranks, place=_ranks_place, in_explorer=False),
