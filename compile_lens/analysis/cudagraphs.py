@@ -20,10 +20,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from compile_lens.model import TraceRecord
+from compile_lens.model import WHOLE_MODEL, TraceRecord
 
-WHOLE_MODEL = "<model>"
-"""The ``submod`` of a whole-model (FULL) capture."""
 MODE_ORDER = ("FULL", "PIECEWISE", "NONE")
 NO_GRAPH = "NONE"
 SETTINGS_KEYS = ("vllm_cudagraphs", "cudagraphs")
@@ -77,6 +75,7 @@ class Fallback:
     process: str
     submod: str
     mode: str
+    """The mode the call would have run in (it ran as ``NONE``); empty when not recorded."""
     reason: str
     calls: int
     tokens: int
@@ -302,7 +301,7 @@ def fallbacks(record: TraceRecord) -> list[Fallback]:
         out.append(Fallback(
             graph_id=graph_id, process=where.get(graph_id, ""),
             submod=str(field_of(item, "submod") or ""),
-            mode=str(field_of(item, "mode") or NO_GRAPH),
+            mode=str(field_of(item, "mode") or ""),
             reason=str(field_of(item, "reason") or "unknown"),
             calls=_int(field_of(item, "calls")) or 0, tokens=_int(field_of(item, "tokens")) or 0))
     return sorted(out, key=lambda f: (-f.calls, f.reason, f.graph_id, f.submod, f.mode))

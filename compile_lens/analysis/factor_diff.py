@@ -19,6 +19,7 @@ from typing import Any
 
 from compile_lens.analysis.cache_diff import FromCache, from_cache
 from compile_lens.analysis.code_changes import code_changes
+from compile_lens.analysis.cudagraph_diff import CudaGraphDiff, cudagraph_diff
 from compile_lens.analysis.factor_changes import (
     Change,
     changed_targets,
@@ -82,6 +83,8 @@ class DiffResult:
     entries: list[EntryDiff] = field(default_factory=list)
     from_cache: list[FromCache] = field(default_factory=list)
     """Two traces: pieces B compiled that A took from a cache, each with B's cause."""
+    cudagraphs: CudaGraphDiff | None = None
+    """Two traces with CUDA graphs: their capture differences (not part of any cache key)."""
 
     @property
     def equal(self) -> bool:
@@ -193,8 +196,10 @@ def diff(a: Any, b: Any, *, redact: bool = True) -> DiffResult:
         sources = (str(da.extra.get("source", sa.name)), str(db.extra.get("source", sb.name)))
         entries.append(compare(da, db, label, sources))
     ra, rb = _trace_record(a), _trace_record(b)
-    moved = from_cache(ra, rb) if ra is not None and rb is not None else []
-    return DiffResult(sa.name, sb.name, entries, moved)
+    both = ra is not None and rb is not None
+    moved = from_cache(ra, rb) if both else []
+    graphs = cudagraph_diff(ra, rb) if ra is not None and rb is not None else None
+    return DiffResult(sa.name, sb.name, entries, moved, graphs)
 
 
 def _trace_record(source: Any) -> TraceRecord | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from compile_lens.analysis.cudagraphs import (
+    NO_GRAPH,
     SETTINGS_KEYS,
     CudaGraphs,
     Fallback,
@@ -32,7 +33,7 @@ MIB = 2**20
 FRAME_COLUMNS = ["graph_id", "process", "mode", "size", "graphs", "warmup_seconds",
                  "capture_seconds", "seconds", "pool_bytes", "reserved_bytes",
                  "static_input_bytes", "held_bytes", "replays", "tokens", "padded_tokens",
-                 "waste", "submod", "reason"]
+                 "waste", "submod", "reason", "fallback_from"]
 
 FRAME_DTYPES = {
     **dict.fromkeys(["size", "reserved_bytes", "static_input_bytes", "held_bytes", "tokens",
@@ -67,12 +68,13 @@ def frame_rows(record: TraceRecord) -> list[dict[str, Any]]:
         "capture_seconds": r.capture_seconds, "seconds": r.seconds, "pool_bytes": r.pool_bytes,
         "reserved_bytes": r.reserved_bytes, "static_input_bytes": r.static_input_bytes,
         "held_bytes": r.held_bytes, "replays": r.replays, "tokens": r.tokens,
-        "padded_tokens": r.padded_tokens, "waste": r.waste, "submod": "", "reason": ""}
+        "padded_tokens": r.padded_tokens, "waste": r.waste, "submod": "", "reason": "",
+        "fallback_from": ""}
         for r in data.rows]
     rows += [{
-        "graph_id": f.graph_id, "process": f.process, "mode": f.mode, "size": None,
+        "graph_id": f.graph_id, "process": f.process, "mode": NO_GRAPH, "size": None,
         "graphs": 0, "pool_bytes": 0, "replays": f.calls, "tokens": f.tokens, "submod": f.submod,
-        "reason": f.reason} for f in data.fallbacks]
+        "reason": f.reason, "fallback_from": f.mode} for f in data.fallbacks]
     return rows
 
 
@@ -132,7 +134,7 @@ def dispatch_rows(data: CudaGraphs) -> list[list[Any]]:
                  key=lambda r: (-r.replays, r.mode, r.size, r.graph_id))
     rows = [[r.mode, r.size, r.replays, _per_call(r.tokens, r.replays),
              _per_call(r.padded_tokens, r.replays), _pct(r.waste), ""] for r in ran]
-    rows += [[f.mode, "", f.calls, _per_call(f.tokens, f.calls), "", "", _reason(f)]
+    rows += [[NO_GRAPH, "", f.calls, _per_call(f.tokens, f.calls), "", "", _reason(f)]
              for f in data.fallbacks]
     return rows
 
@@ -142,7 +144,8 @@ def _per_call(total: int | None, calls: int) -> float | None:
 
 
 def _reason(f: Fallback) -> str:
-    return f.reason + (f" ({f.submod})" if f.submod else "")
+    where = ", ".join(x for x in (f.submod, f"instead of {f.mode}" if f.mode else "") if x)
+    return f.reason + (f" ({where})" if where else "")
 
 
 def size_table(data: CudaGraphs, limits: Limits) -> str:

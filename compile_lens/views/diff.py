@@ -29,7 +29,10 @@ def diff_frame(d: Any) -> Any:
 
         err = missing_dependency("pandas", "Diff.to_dataframe()", "notebook")
         raise err from exc
+    from compile_lens.views.cudagraph_diff_view import frame_rows
+
     rows = [row for e in d.entries for row in entry_rows(e)]
+    rows += frame_rows(getattr(d, "cudagraphs", None))
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
@@ -137,8 +140,12 @@ def diff_text(d: Any) -> str:
     for e in d.entries:
         lines.extend(_entry_text(e))
         lines.append("")
+    from compile_lens.views.cudagraph_diff_view import text_lines
+
     moved = from_cache_lines(getattr(d, "from_cache", []))
     lines.extend([*moved, ""] if moved else [])
+    graphs = text_lines(getattr(d, "cudagraphs", None))
+    lines.extend([*graphs, ""] if graphs else [])
     return visible("\n".join(lines).rstrip() + "\n")
 
 
@@ -162,6 +169,9 @@ def _sections(d: Any) -> list[tuple[str, str]]:
         sections.append(("Compiled in B, from a cache in A", h.table(
             ["piece", "size", "in A", "in B (why)", "key in A", "key in B"], rows,
             short=[4, 5])))
+    from compile_lens.views.cudagraph_diff_view import html_sections
+
+    sections.extend(html_sections(getattr(d, "cudagraphs", None)))
     return sections
 
 
