@@ -26,7 +26,9 @@ def _num(value: Any, unit: str = "") -> str:
         return "—"
     if isinstance(value, float):
         return f"{value:.4g}{unit}"
-    return f"{value:,}{unit}"
+    if isinstance(value, int):
+        return f"{value:,}{unit}"
+    return f"{value}{unit}"
 
 
 def _mib(value: int | None) -> float | None:
@@ -82,7 +84,8 @@ def text_lines(cd: CudaGraphDiff | None) -> list[str]:
     for m in cd.modes:
         where = _presence(m)
         out.append(f"  {m.mode}" + (f" ({where})" if where else "") + ":")
-        parts = [f"{name} {_change(a, b, unit)}" for name, a, b, unit in _measures(m)
+        parts = [f"{name.removesuffix(' MiB')} {_change(a, b, unit)}"
+                 for name, a, b, unit in _measures(m)
                  if a is not None or b is not None]
         out.append("    " + "; ".join(parts))
         if m.only_a:

@@ -56,17 +56,17 @@ def capture_figure(record: TraceRecord, data: CudaGraphs | None = None) -> Spec:
         traces.append({"type": "bar", "name": f"{name} capture", "x": x, "y": cap,
                        "offsetgroup": name, "legendgroup": name,
                        "marker": {"color": _color(mode)},
-                       "hovertemplate": f"{name} size %{{x}}: capture %{{y:.4f}} s<extra></extra>"})
+                       "hovertemplate": "%{fullData.name}, size %{x}: %{y:.4f} s<extra></extra>"})
         if any(warm):
             traces.append({"type": "bar", "name": f"{name} warm-up", "x": x, "y": warm,
                            "base": cap, "offsetgroup": name, "legendgroup": name,
                            "marker": {"color": _color(mode), "opacity": 0.4},
-                           "hovertemplate": f"{name} size %{{x}}: warm-up %{{y:.4f}} s"
+                           "hovertemplate": "%{fullData.name}, size %{x}: %{y:.4f} s"
                                             "<extra></extra>"})
         traces.append({"type": "bar", "name": f"{name} pool growth", "x": x, "y": pool,
                        "xaxis": "x2", "yaxis": "y2", "offsetgroup": name, "legendgroup": name,
                        "showlegend": False, "marker": {"color": _color(mode)},
-                       "hovertemplate": f"{name} size %{{x}}: pool +%{{y:.2f}} MiB"
+                       "hovertemplate": "%{fullData.name}, size %{x}: +%{y:.2f} MiB"
                                         "<extra></extra>"})
     total = f"{data.seconds:.3f} s, pool +{data.pool_bytes / MIB:.1f} MiB"
     title = _sizes_title(f"CUDA-graph capture cost per size and mode ({total})", sizes, data.rows)
@@ -94,13 +94,14 @@ def dispatch_figure(record: TraceRecord, data: CudaGraphs | None = None) -> Spec
         counts = [sum(r.replays for r in cells.get((mode, s), [])) for s in sizes]
         traces.append({"type": "bar", "name": f"{name} replays", "x": x, "y": counts,
                        "marker": {"color": _color(mode)},
-                       "hovertemplate": f"{name} size %{{x}}: %{{y}} calls<extra></extra>"})
+                       "hovertemplate": "%{fullData.name}, size %{x}: %{y} calls"
+                                        "<extra></extra>"})
         waste = [_waste(cells.get((mode, s), [])) for s in sizes]
         if any(w is not None for w in waste):
             traces.append({"type": "scatter", "mode": "markers", "name": f"{name} padding %",
                            "x": x, "y": waste, "yaxis": "y2",
                            "marker": {"color": _color(mode), "symbol": "diamond", "size": 9},
-                           "hovertemplate": f"{name} size %{{x}}: %{{y:.1f}}% padding"
+                           "hovertemplate": "%{fullData.name}, size %{x}: %{y:.1f}%"
                                             "<extra></extra>"})
     reasons: dict[str, int] = {}
     for f in data.fallbacks:
