@@ -46,6 +46,7 @@ def trace(
     progress: bool | Literal["auto"] = "auto",
     factors: bool = True,
     bytecode: bool = True,
+    payloads: Literal["read", "all"] = "read",
 ) -> AbstractContextManager[Trace]:
     """Record every ``torch.compile`` inside a ``with`` block; yields a ``Trace`` (filled on exit).
 
@@ -57,11 +58,16 @@ def trace(
         progress: a live progress line in notebooks (``"auto"``), or none (``False``).
         factors: dump the process's cache-key factors when the block ends (``factors()``).
         bytecode: keep Dynamo's transformed bytecode and decompile it with depyf (if installed).
+        payloads: which structured-trace payloads torch builds for compile_lens while it is the
+            only listener on ``torch.__trace``: ``"read"`` (default) only those the trace reads
+            (graph prints, guard dumps, repro scripts it never reads are not built: most of the
+            tracer's cost); ``"all"`` every one, as for any listener. A ``TORCH_TRACE`` log,
+            tlparse or your own handler on ``torch.__trace`` always gets every payload.
     """
     from compile_lens.api import trace as _trace
 
     return _trace(cross_check=cross_check, strict=strict, progress=progress, factors=factors,
-                  bytecode=bytecode)
+                  bytecode=bytecode, payloads=payloads)
 
 
 def piecewise(
@@ -73,6 +79,8 @@ def piecewise(
     use_artifact_cache: bool = True,
     inductor_config: dict[str, Any] | None = None,
     cudagraph_sizes: Sequence[int] = (),
+    cudagraph_mode: Literal["none", "piecewise", "full", "full_and_piecewise"] | None = None,
+    cudagraph_full_sizes: Sequence[int] | None = None,
 ) -> PiecewiseBackend:
     """The embedded piecewise backend: ``torch.compile(m, backend=compile_lens.piecewise(...))``.
 
@@ -85,17 +93,25 @@ def piecewise(
             ``~/.cache/compile_lens/artifacts``).
         use_artifact_cache: ``False`` never loads or saves artifacts.
         inductor_config: Inductor config patches for every piece compile.
-        cudagraph_sizes: capture every compiled piece as a CUDA graph at these sizes (CUDA only).
+        cudagraph_sizes: the sizes CUDA graphs are captured at (CUDA only); a call pads to the
+            next size, larger calls run without graphs.
+        cudagraph_mode: vLLM's modes: ``"piecewise"`` (every compiled piece captured, the
+            splitting ops eager between; the default with ``cudagraph_sizes``), ``"full"`` (the
+            whole graph, splitting ops included, per size), ``"full_and_piecewise"`` (full
+            graphs at ``cudagraph_full_sizes``, piecewise at the other sizes), ``"none"``.
+        cudagraph_full_sizes: the decode sizes of ``"full_and_piecewise"`` (full graphs).
     """
     from compile_lens.backend.piecewise import PiecewiseBackend
 
+    graphs: dict[str, Any] = {"cudagraph_sizes": cudagraph_sizes, "cudagraph_mode": cudagraph_mode,
+                              "cudagraph_full_sizes": cudagraph_full_sizes}
     if splitting_ops is None:
         return PiecewiseBackend(compile_sizes=compile_sizes, dedup=dedup, cache_dir=cache_dir,
                                 use_artifact_cache=use_artifact_cache,
-                                inductor_config=inductor_config, cudagraph_sizes=cudagraph_sizes)
+                                inductor_config=inductor_config, **graphs)
     return PiecewiseBackend(splitting_ops=splitting_ops, compile_sizes=compile_sizes, dedup=dedup,
                             cache_dir=cache_dir, use_artifact_cache=use_artifact_cache,
-                            inductor_config=inductor_config, cudagraph_sizes=cudagraph_sizes)
+                            inductor_config=inductor_config, **graphs)
 
 
 def diff(a: DiffInput, b: DiffInput, *, redact: bool = True) -> Diff:

@@ -25,12 +25,22 @@ SIZES = [2, 4, 8]
 
 
 class _EagerGraph:
-    def __init__(self, fn: Any, args: list[Any], out: Any) -> None:
+    """A "graph" that re-runs ``fn`` on its static inputs into its static outputs. A FULL graph
+    (captured while ``context.full_active``) re-runs with the flag set again: a real replay runs
+    no Python, so the pieces inside must not see the call."""
+
+    def __init__(self, fn: Any, args: list[Any], out: Any, context: GraphContext) -> None:
         self.fn, self.args, self.out = fn, args, out
+        self.context, self.full = context, context.full_active
 
     def replay(self) -> None:
         single = not isinstance(self.out, tuple | list)
-        for old, new in zip(flat(self.out, single), flat(self.fn(*self.args), single), strict=True):
+        before, self.context.full_active = self.context.full_active, self.full
+        try:
+            new_out = flat(self.fn(*self.args), single)
+        finally:
+            self.context.full_active = before
+        for old, new in zip(flat(self.out, single), new_out, strict=True):
             if isinstance(old, torch.Tensor):
                 old.copy_(new)
 
@@ -51,7 +61,7 @@ class EagerReplayContext(GraphContext):
     def capture(self, fn: Any, args: list[Any]) -> tuple[Any, Any]:
         self.captured += 1
         out = fn(*args)
-        return _EagerGraph(fn, args, out), out
+        return _EagerGraph(fn, args, out, self), out
 
 
 class EagerPieces(PiecewiseBackend):

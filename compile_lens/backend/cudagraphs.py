@@ -1,7 +1,8 @@
-"""Piecewise CUDA graphs: each compiled piece captured per size and replayed; split ops stay eager.
+"""CUDA graphs of compiled pieces (PIECEWISE) and of whole compiled graphs (FULL, ``full_graph``).
 
-Stage: backend (a compiler feature, not an observer). It follows vLLM's ``CUDAGraphWrapper`` in
-piecewise mode (docs/design/vllm-hooks.md §5):
+Stage: backend (a compiler feature, not an observer). It follows vLLM's ``CUDAGraphWrapper``
+(docs/design/vllm-hooks.md §5); this module is the piecewise wrapper, ``full_graph.py`` the
+whole-graph one built on it:
 
 * **lazy capture**: the first call whose size pads to capture size ``s`` captures the piece at
   ``s`` (one warm-up run, then the capture); vLLM's model runner makes those first calls for
@@ -12,10 +13,14 @@ piecewise mode (docs/design/vllm-hooks.md §5):
   input that is an earlier piece's static output is used as is, and an input an earlier piece
   already copied in this forward is not copied again;
 * **one memory pool** per backend, shared by every piece and size (``graph_pool_handle()``);
-* sizes above the largest capture size run the compiled piece without a graph.
+* sizes above the largest capture size run the compiled piece without a graph;
+* while a FULL graph of the whole model is warmed up or captured (``GraphContext.full_active``)
+  the pieces run through without graphs of their own (one graph cannot capture another).
 
-Recording costs nothing per step: each capture emits ``compile_lens_capture`` (seconds, memory);
-replays are an integer increment, reported as ``compile_lens_replays`` by ``report_replays()``.
+Recording costs nothing per step: each capture emits ``compile_lens_capture`` (mode, seconds,
+memory); a replay is one integer increment on its plan (its real size ``n`` is on the plan, so
+padding needs no second counter); a call without a graph counts per reason. All of it goes out
+as ``compile_lens_replays`` (rows and fallbacks) from ``report_replays()``.
 
 A piece belongs to the ``trace()`` block that compiled it (``_session.current()`` when it was
 built; ``None`` when compiled untraced): its captures and replays are reported to that block only.
@@ -48,6 +53,9 @@ from compile_lens.backend.padding import SYM, TENSOR, SizeSpec, evaluate, narrow
 _LIVE: weakref.WeakSet[CudaGraphPiece] = weakref.WeakSet()
 _ACTIVE: Any = object()  # report_replays' default: the active trace() block
 STATIC_PIECE_SIZE = 0  # the size label of a piece without a dynamic dimension (one capture)
+ABOVE_LARGEST, STATIC_MOVED = "above_largest_size", "static_input_moved"
+_PTRS_EQUAL: Any = getattr(torch._C, "_tensors_data_ptrs_at_indices_equal", None)
+"""torch's one-shot C++ check of input addresses (CUDA builds; cudagraph trees use it)."""
 
 
 def capture_seq() -> int:
@@ -58,22 +66,38 @@ def capture_seq() -> int:
 def report_replays(since: int = 0, session: Any = _ACTIVE) -> int:
     """Emit ``compile_lens_replays`` (one per graph) for graphs captured after ``since``.
 
-    Only pieces compiled in ``session`` count (default: the active ``trace()`` block; ``None``:
-    pieces compiled untraced), so counts are totals since each capture, all inside that block.
+    Each row is one captured graph: ``replays``, real ``tokens`` and ``padded_tokens``; each
+    fallback row counts the calls of a piece (or of ``<model>``) that ran without a graph, per
+    reason. Only wrappers compiled in ``session`` count (default: the active ``trace()`` block;
+    ``None``: compiled untraced), so counts are totals since each capture, all inside that block.
     Returns the number of events emitted.
     """
     owner = _session.current() if session is _ACTIVE else session
-    by_graph: dict[str, dict[str, int]] = {}
-    for piece in list(_LIVE):
+    rows: dict[str, list[dict[str, Any]]] = {}
+    fallbacks: dict[str, list[dict[str, Any]]] = {}
+    for piece in sorted(list(_LIVE), key=lambda p: (p.graph_key, p.submod)):
         if piece.session is not owner:
             continue
-        for size, entry in piece.entries.items():
+        reported = piece.created_seq >= since
+        for size, entry in sorted(piece.entries.items()):
             if entry.seq > since:
-                by_graph.setdefault(piece.graph_key, {})[f"{piece.submod}|{size}"] = entry.replays
-    for graph_key, counts in sorted(by_graph.items()):
-        _events.emit(_events.REPLAYS, _events.Replays(graph_key=graph_key,
-                                                      counts=dict(sorted(counts.items()))))
-    return len(by_graph)
+                reported = True
+                replays, tokens = entry.replays, entry.tokens
+                rows.setdefault(piece.graph_key, []).append({
+                    "submod": piece.submod, "size": size, "mode": piece.mode, "uniform": False,
+                    "replays": replays, "tokens": tokens, "padded_tokens": replays * size - tokens})
+        if reported:
+            for reason, (calls, tokens) in sorted(piece.fallbacks.items()):
+                fallbacks.setdefault(piece.graph_key, []).append({
+                    "submod": piece.submod, "mode": piece.mode, "reason": reason,
+                    "calls": calls, "tokens": tokens})
+    keys = sorted(set(rows) | set(fallbacks))
+    for graph_key in keys:
+        body = _events.Replays(graph_key=graph_key, rows=rows.get(graph_key, []))
+        if graph_key in fallbacks:
+            body["fallbacks"] = fallbacks[graph_key]
+        _events.emit(_events.REPLAYS, body)
+    return len(keys)
 
 
 def capture_sizes(fn: Callable[..., Any], make_inputs: Callable[[int], Sequence[Any]],
@@ -94,26 +118,50 @@ class CudaGraphPiece:
         graph_key, submod: names for the events.
         clone_outputs: return fresh tensors (for pieces whose outputs leave the graph).
         static_size: the size label of a piece without a dynamic dimension.
+        count_above: count calls above the largest size as fallbacks (``False`` under a FULL
+            wrapper of the whole graph, which counts them once for the whole model).
     """
+
+    mode = "PIECEWISE"
 
     def __init__(self, piece: Callable[..., Any], spec: SizeSpec, sizes: Sequence[int],
                  context: GraphContext, *, graph_key: str, submod: str,
-                 clone_outputs: bool = False, static_size: int = STATIC_PIECE_SIZE) -> None:
+                 clone_outputs: bool = False, static_size: int = STATIC_PIECE_SIZE,
+                 count_above: bool = True) -> None:
         self.piece, self.spec, self.context = piece, spec, context
         self.sizes = sorted({int(s) for s in sizes})
         self.graph_key, self.submod = graph_key, submod
         self.clone_outputs, self.static_size = clone_outputs, static_size
+        self.count_above = count_above
         self.entries: dict[int, Entry] = {}
-        self.plans: dict[int, Plan] = {}
-        self.eager_calls = 0
-        self.address_misses = 0
+        self.plans: dict[int, Any] = {}
+        self.fallbacks: dict[str, list[int]] = {}  # reason -> [calls, tokens]
         self._locate = spec.locate
         self._single = spec.single_output
         self.session = _session.current()  # the trace() block that compiled it (None: untraced)
+        self.created_seq = LAST_SEQ[0]
         _LIVE.add(self)
 
+    @property
+    def eager_calls(self) -> int:
+        """Calls above the largest capture size (run without a graph)."""
+        return self.fallbacks.get(ABOVE_LARGEST, [0])[0]
+
+    @property
+    def address_misses(self) -> int:
+        """Calls whose parameters or buffers had moved since the capture (run without a graph)."""
+        return self.fallbacks.get(STATIC_MOVED, [0])[0]
+
+    def size_of(self, args: tuple[Any, ...]) -> int:
+        """The dynamic size of a call (the static size label for a piece without one)."""
+        locate = self._locate
+        if locate is None:
+            return self.static_size
+        i, d = locate
+        return args[i] if d is None else args[i].shape[d]
+
     def __call__(self, *args: Any) -> Any:
-        """The hot path: copies that are needed, one replay, an integer increment."""
+        """The hot path: one dict lookup, the copies that are needed, one replay."""
         locate = self._locate
         if locate is None:
             n = self.static_size
@@ -123,10 +171,18 @@ class CudaGraphPiece:
         plan = self.plans.get(n)
         if plan is None:
             return self._first_call(int(n), args)
+        return self._replay(plan, args)
+
+    def _replay(self, plan: Plan, args: tuple[Any, ...]) -> Any:
         entry = plan.entry
-        for i, ptr in entry.addresses:
-            if args[i].data_ptr() != ptr:
-                return self._address_miss(args)
+        if entry.indices:
+            if _PTRS_EQUAL is not None:
+                if not _PTRS_EQUAL(list(args), entry.ptrs, entry.indices):
+                    return self._address_miss(plan.n, args)
+            else:
+                for i, ptr in entry.addresses:
+                    if args[i].data_ptr() != ptr:
+                        return self._address_miss(plan.n, args)
         for i, view, buf, owner in plan.copies:
             value = args[i]
             if owner or value is not buf.src:
@@ -134,7 +190,7 @@ class CudaGraphPiece:
                     view.copy_(value)
                 buf.src = value
         entry.graph.replay()
-        entry.replays += 1
+        plan.calls += 1
         out = plan.outputs
         if self.clone_outputs:
             out = tuple(o.clone() if isinstance(o, torch.Tensor) else o for o in out)
@@ -149,24 +205,38 @@ class CudaGraphPiece:
         return self.sizes[i] if i < len(self.sizes) else None
 
     def _first_call(self, n: int, args: tuple[Any, ...]) -> Any:
+        if self.context.full_active:  # inside a FULL warm-up or capture: no graph of our own
+            return self.piece(*args)
         size = self.capture_size_for(n)
         if size is None:
-            self.eager_calls += 1
+            if self.count_above:
+                self._fallback(ABOVE_LARGEST, n)
             return self.piece(*args)
+        return self._replay(self._plan_for(size, n, args), args)
+
+    def _plan_for(self, size: int, n: int, args: tuple[Any, ...]) -> Plan:
+        """The plan of ``n`` in the graph at ``size`` (captured now if it is the first)."""
         entry = self.entries.get(size) or self._capture(size, n, args)
-        self.plans[n] = self._plan(entry, n)
-        return self(*args)
+        plan = self.plans[n] = self._plan(entry, n)
+        return plan
+
+    def _fallback(self, reason: str, n: int) -> None:
+        counts = self.fallbacks.get(reason)
+        if counts is None:
+            counts = self.fallbacks[reason] = [0, 0]
+        counts[0] += 1
+        counts[1] += n
 
     def _reported(self) -> bool:
         """Whether events of this piece go to the active block (the one that compiled it)."""
         return self.session is _session.current()
 
-    def _address_miss(self, args: tuple[Any, ...]) -> Any:
+    def _address_miss(self, n: int, args: tuple[Any, ...]) -> Any:
         if not self.address_misses and self._reported():
             _events.emit(_events.NOTE, {"message": (
                 f"{self.graph_key} {self.submod}: a parameter or buffer moved since its CUDA graph "
                 "was captured; that call ran without the graph")})
-        self.address_misses += 1
+        self._fallback(STATIC_MOVED, n)
         return self.piece(*args)
 
     def _plan(self, entry: Entry, n: int) -> Plan:
@@ -183,7 +253,7 @@ class CudaGraphPiece:
                 outputs.append(evaluate(spec.expr, symbol, n))
             else:
                 outputs.append(value)
-        return Plan(entry, copies, tuple(outputs))
+        return Plan(entry, copies, tuple(outputs), n)
 
     def _static_inputs(self, size: int, n: int, args: tuple[Any, ...]) -> tuple[
             list[Any], dict[int, tuple[Buffer, bool]], list[tuple[int, int]], dict[str, int]]:
@@ -240,7 +310,8 @@ class CudaGraphPiece:
 
         ``memory_bytes`` is what the shared pool grew by during the capture itself (later
         captures reuse free pool memory, so it is the increment, as vLLM reports it);
-        ``reserved_bytes`` also counts new static input buffers and the warm-up run.
+        ``reserved_bytes`` also counts new static input buffers and the warm-up run;
+        ``held_bytes`` is all memory reserved once the graph exists.
         """
         ctx = self.context
         reserved0, allocated0 = ctx.memory()
@@ -254,17 +325,19 @@ class CudaGraphPiece:
         end = time.perf_counter()
         outputs = flat(out, self._single)
         ctx.register_outputs(self.graph_key, size, outputs)
-        entry = Entry(size, graph, buffers, addresses, outputs)
+        entry = Entry(size, graph, buffers, addresses, outputs, len(args))
         self.entries[size] = entry
         body = {
             "graph_key": self.graph_key, "submod": self.submod, "size": size,
-            "seconds": end - start, "capture_seconds": end - warm_end,
+            "mode": self.mode, "seconds": end - start, "capture_seconds": end - warm_end,
             "warmup_seconds": warm_end - start,
             "memory_bytes": reserved2 - reserved1, "reserved_bytes": reserved2 - reserved0,
-            "allocated_bytes": allocated2 - allocated0,
-            "artifact": "exact" if size in getattr(self.piece, "sized", {}) else "general",
+            "allocated_bytes": allocated2 - allocated0, "held_bytes": reserved2,
             "first_tokens": n, **stats,
         }
+        sized = getattr(self.piece, "sized", None)
+        if sized is not None:
+            body["artifact"] = "exact" if size in sized else "general"
         if self._reported():
             _events.emit(_events.CAPTURE, body)
         return entry

@@ -39,26 +39,54 @@ class Buffer:
 
 
 class Entry:
-    """One captured graph: the piece at one capture size."""
+    """One captured graph: the piece at one capture size.
 
-    __slots__ = ("addresses", "buffers", "graph", "outputs", "replays", "seq", "size")
+    ``addresses`` are ``(arg index, data_ptr)`` of the inputs read in place (parameters,
+    buffers); ``ptrs``/``indices`` the same as the lists torch's one-shot C++ check takes.
+    Replays are counted on the plans (one per real size ``n``), so that the real tokens of the
+    replays cost no second counter: ``replays`` and ``tokens`` sum them.
+    """
+
+    __slots__ = ("addresses", "buffers", "graph", "indices", "outputs", "plans", "ptrs", "seq",
+                 "size")
 
     def __init__(self, size: int, graph: Any, buffers: dict[int, tuple[Buffer, bool]],
-                 addresses: list[tuple[int, int]], outputs: tuple[Any, ...]) -> None:
+                 addresses: list[tuple[int, int]], outputs: tuple[Any, ...],
+                 num_args: int = 0) -> None:
         self.size, self.graph, self.buffers = size, graph, buffers
-        self.addresses, self.outputs, self.replays = addresses, outputs, 0
+        self.addresses, self.outputs = addresses, outputs
+        self.indices = [i for i, _ in addresses]
+        self.ptrs = [0] * max(num_args, 1 + max(self.indices, default=-1))
+        for i, ptr in addresses:
+            self.ptrs[i] = ptr
+        self.plans: list[Plan] = []
         self.seq = next(_SEQ)
         LAST_SEQ[0] = self.seq
 
+    @property
+    def replays(self) -> int:
+        """How often this graph was replayed (the capture call included)."""
+        return sum(p.calls for p in self.plans)
+
+    @property
+    def tokens(self) -> int:
+        """Real tokens over all replays (``replays * size - tokens`` is the padding)."""
+        return sum(p.calls * p.n for p in self.plans)
+
 
 class Plan:
-    """What a call with ``n`` tokens does: which entry, which copies, which output views."""
+    """What a call with ``n`` tokens does: which entry, which copies, which output views.
 
-    __slots__ = ("copies", "entry", "outputs")
+    ``calls`` counts the replays this plan ran (the only counter on the hot path).
+    """
+
+    __slots__ = ("calls", "copies", "entry", "n", "outputs")
 
     def __init__(self, entry: Entry, copies: list[tuple[int, Any, Buffer, bool]],
-                 outputs: tuple[Any, ...]) -> None:
-        self.entry, self.copies, self.outputs = entry, copies, outputs
+                 outputs: tuple[Any, ...], n: int = 0) -> None:
+        self.entry, self.copies, self.outputs, self.n = entry, copies, outputs, n
+        self.calls = 0
+        entry.plans.append(self)
 
 
 class GraphContext:
@@ -67,6 +95,9 @@ class GraphContext:
     def __init__(self) -> None:
         self._pool: Any = None
         self._stream: Any = None
+        self.full_active = False
+        """True while a FULL graph of the whole model is warmed up or captured: the pieces'
+        own graphs pass through (vLLM's forward context says the same with its runtime mode)."""
         self.outputs: dict[tuple[str, int], dict[int, torch.Tensor]] = {}
         self.buffers: dict[tuple[str, int, int], Buffer] = {}
 

@@ -4,8 +4,10 @@ For each Dynamo graph it (1) splits at the splitting ops, (2) computes each piec
 cache key up front, (3) compiles each *unique* key once with real Inductor (``standalone_compile``),
 symbolic in the dynamic dimension plus exact-size compiles for ``compile_sizes``, reusing the
 artifact for identical pieces, and (4) keeps a persistent artifact cache so a second process loads
-instead of compiling. With ``cudagraph_sizes`` (5) each compiled piece of a CUDA graph is captured
-in CUDA graphs per size, as vLLM's piecewise mode does (``backend/cudagraphs.py``). It reports
+instead of compiling. With ``cudagraph_sizes`` (5) it captures CUDA graphs per size in vLLM's
+modes (``cudagraph_mode``; ``backend/dispatch.py``): each compiled piece (PIECEWISE,
+``backend/cudagraphs.py``), the whole graph with its splitting ops (FULL, ``backend/full_graph.py``),
+or full graphs at the decode sizes and piecewise graphs at the others (FULL_AND_PIECEWISE). It reports
 every step through ``compile_lens._events``; it never reads the recorder, except to honour
 ``trace(cross_check=True)`` (compile every piece through the legacy path, no dedup, so both keys
 exist for every piece).
@@ -26,9 +28,11 @@ from compile_lens import _events, _session
 from compile_lens._events import Outcome
 from compile_lens._fx import describe_nodes, readable_code
 from compile_lens._torch import keys
+from compile_lens.backend import dispatch
 from compile_lens.backend.artifact_cache import ArtifactCache, ArtifactFileError
+from compile_lens.backend.full_graph import check_ops
 from compile_lens.backend.graph_memory import GraphContext
-from compile_lens.backend.graph_plan import GraphPlan, plan_graph, wrap_piece
+from compile_lens.backend.graph_plan import GraphPlan, plan_graph, wrap_model, wrap_piece
 from compile_lens.backend.runner import PieceRunner, concrete_args, first_symbolic_index
 from compile_lens.backend.split import SplitItem, as_tuple_returning, returns_tuple, split_graph
 from compile_lens.model.events import GENERAL_SIZE
@@ -49,8 +53,19 @@ class PiecewiseBackend:
         cache_dir: the persistent artifact cache (default: ``$COMPILE_LENS_CACHE_DIR`` or the user
             cache dir); ``use_artifact_cache=False`` turns it off.
         inductor_config: Inductor config patches applied to both the key and the compile.
-        cudagraph_sizes: capture each compiled piece in a CUDA graph per size (graphs on CUDA
-            only); a call pads to the next size, larger calls run without graphs.
+        cudagraph_sizes: the sizes of the dynamic dimension CUDA graphs are captured at
+            (graphs on CUDA only); a call pads to the next size, larger calls run without graphs.
+        cudagraph_mode: vLLM's modes: ``"piecewise"`` (each compiled piece captured, the
+            splitting ops eager between; the default when ``cudagraph_sizes`` are given),
+            ``"full"`` (the whole graph, splitting ops included, captured per size; they must be
+            capturable), ``"full_and_piecewise"`` (full graphs at ``cudagraph_full_sizes``,
+            piecewise graphs at the other sizes) or ``"none"``.
+        cudagraph_full_sizes: the decode sizes captured as full graphs in
+            ``"full_and_piecewise"`` mode (added to the capture sizes).
+
+    Raises:
+        CudaGraphModeError: a mode or sizes that do not fit together, or a full-graph mode with
+            a splitting op tagged ``torch.Tag.cudagraph_unsafe``.
     """
 
     compiler_name = "compile_lens.piecewise"
@@ -65,6 +80,8 @@ class PiecewiseBackend:
         use_artifact_cache: bool = True,
         inductor_config: dict[str, Any] | None = None,
         cudagraph_sizes: Sequence[int] = (),
+        cudagraph_mode: str | None = None,
+        cudagraph_full_sizes: Sequence[int] | None = None,
     ) -> None:
         self.splitting_ops = list(splitting_ops)
         self.compile_sizes = sorted({int(s) for s in compile_sizes})
@@ -73,6 +90,11 @@ class PiecewiseBackend:
         self.key_api = keys.standalone_key_api() is not None
         self.cache = ArtifactCache(cache_dir) if use_artifact_cache else None
         self.cudagraph_sizes = sorted({int(s) for s in cudagraph_sizes})
+        self.cudagraphs = dispatch.settings(cudagraph_mode, self.cudagraph_sizes,
+                                            cudagraph_full_sizes)
+        self._report_cudagraphs = cudagraph_mode is not None or bool(self.cudagraph_sizes)
+        if self.cudagraphs.has_full:
+            check_ops(self.splitting_ops, str(cudagraph_mode))
         self.graph_context = GraphContext()
         self._by_key: dict[str, tuple[Any, str]] = {}
         self.key_seconds: list[float] = []  # cost of each up-front key (benchmarks read it)
@@ -90,6 +112,11 @@ class PiecewiseBackend:
             "split_ops": [str(i.split_op) for i in items if i.is_split_op],
         })
         _events.emit(_events.SPLIT, lambda: {"graph_key": graph_key, "pieces": _piece_rows(items)})
+        split_ops = [str(i.split_op) for i in items if i.is_split_op]
+        if self.cudagraphs.has_full:
+            check_ops(_split_targets(items), self.cudagraphs.mode.lower())
+        if self._report_cudagraphs:
+            _events.emit(_events.CUDAGRAPHS, self.cudagraphs.payload())
         if not self.key_api:
             _events.emit(_events.NOTE, {"message": keys.NO_STANDALONE_KEY_NOTE})
         plan = self._graph_plan(graph_key, split_gm, example_inputs)
@@ -102,8 +129,11 @@ class PiecewiseBackend:
         # The python dispatcher is on while Dynamo propagates fake tensors too: without it some
         # ops (SDPA on CUDA) fall back to real kernels and specialise the dynamic size.
         with fake_mode or contextlib.nullcontext(), enable_python_dispatcher():
-            interpreter.run(*fake_args)
-        return split_gm
+            output = interpreter.run(*fake_args)
+        forward = _fast_forward(split_gm, items)
+        if plan is None:
+            return forward
+        return wrap_model(plan, forward, fake_args, output, split_ops)
 
     # -- one piece ------------------------------------------------------------------------
     def compile_piece(self, graph_key: str, item: SplitItem, args: Sequence[Any]) -> PieceRunner:
@@ -227,7 +257,7 @@ class PiecewiseBackend:
     def _graph_plan(self, graph_key: str, split_gm: torch.fx.GraphModule,
                     example_inputs: Sequence[Any]) -> GraphPlan | None:
         """CUDA-graph settings for this graph, or ``None`` (tests substitute an eager replay)."""
-        return plan_graph(graph_key, split_gm, example_inputs, self.cudagraph_sizes,
+        return plan_graph(graph_key, split_gm, example_inputs, self.cudagraphs,
                           self.graph_context)
 
     def _compile_artifact(
@@ -279,6 +309,25 @@ class _PieceInterpreter(torch.fx.Interpreter):
             delattr(self.module, str(target))
             setattr(self.module, str(target), runner)
         return output
+
+
+def _split_targets(items: list[SplitItem]) -> list[Any]:
+    """The ops the splitting-op pieces call (what a FULL graph would capture)."""
+    return [n.target for i in items if i.is_split_op
+            for n in i.graph.graph.nodes if n.op == "call_function"]
+
+
+def _fast_forward(split_gm: torch.fx.GraphModule, items: list[SplitItem]) -> Callable[..., Any]:
+    """The split graph's forward, called without ``nn.Module.__call__`` (hooks, wrapped-call
+    error handling): per step that is the Python overhead of one module call per splitting op
+    and one for the graph. The splitting ops' submodules become their bound ``forward``."""
+    for item in items:
+        if item.is_split_op:
+            module = getattr(split_gm, item.submod)
+            if isinstance(module, torch.fx.GraphModule):
+                delattr(split_gm, item.submod)
+                setattr(split_gm, item.submod, module.forward)
+    return split_gm.forward
 
 
 def _piece_rows(items: list[SplitItem]) -> list[_events.PieceRow]:
