@@ -74,6 +74,7 @@ class Fallback:
     graph_id: str
     process: str
     submod: str
+    """The pieces (or ``<model>``) that counted these calls, comma-separated."""
     mode: str
     """The mode the call would have run in (it ran as ``NONE``); empty when not recorded."""
     reason: str
@@ -289,21 +290,32 @@ def _known(rows: list[GraphRow], name: str) -> int | None:
 
 
 def fallbacks(record: TraceRecord) -> list[Fallback]:
-    """Calls that ran without a graph (``record.cudagraph_fallbacks``; older writers: ``extra``)."""
+    """Forward calls that ran without a graph, per graph and reason, most first.
+
+    Read from ``record.cudagraph_fallbacks`` (older writers: ``extra``). Each piece counts the
+    calls it ran without a graph, so one call above the largest size is counted by every piece;
+    like ``replays``, a reason's ``calls`` is the most any one piece (or ``<model>``) counted,
+    and ``submod`` lists the pieces.
+    """
     items = getattr(record, "cudagraph_fallbacks", None) or record.extra.get(
         "cudagraph_fallbacks") or []
-    where = _processes(record)
-    out = []
+    groups: dict[tuple[str, str], list[tuple[str, str, int, int]]] = {}
     for item in items if isinstance(items, list) else []:
         if not isinstance(item, Mapping) and not hasattr(item, "reason"):
             continue
-        graph_id = str(field_of(item, "graph_id") or "")
+        key = (str(field_of(item, "graph_id") or ""), str(field_of(item, "reason") or "unknown"))
+        groups.setdefault(key, []).append((
+            str(field_of(item, "submod") or ""), str(field_of(item, "mode") or ""),
+            _int(field_of(item, "calls")) or 0, _int(field_of(item, "tokens")) or 0))
+    where = _processes(record)
+    out = []
+    for (graph_id, reason), rows in groups.items():
+        busiest = max(rows, key=lambda r: (r[2], r[3]))
         out.append(Fallback(
-            graph_id=graph_id, process=where.get(graph_id, ""),
-            submod=str(field_of(item, "submod") or ""),
-            mode=str(field_of(item, "mode") or ""),
-            reason=str(field_of(item, "reason") or "unknown"),
-            calls=_int(field_of(item, "calls")) or 0, tokens=_int(field_of(item, "tokens")) or 0))
+            graph_id=graph_id, process=where.get(graph_id, ""), reason=reason,
+            submod=", ".join(sorted({r[0] for r in rows if r[0]})),
+            mode=", ".join(sorted({r[1] for r in rows if r[1]}, key=mode_rank)),
+            calls=busiest[2], tokens=busiest[3]))
     return sorted(out, key=lambda f: (-f.calls, f.reason, f.graph_id, f.submod, f.mode))
 
 

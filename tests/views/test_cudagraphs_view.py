@@ -226,3 +226,16 @@ def test_rendering_is_deterministic(vllm: Any) -> None:
     assert section(vllm.record) == section(again.record)
     assert cudagraph_plots.capture_figure(vllm.record) == cudagraph_plots.capture_figure(
         again.record)
+
+
+def test_a_call_every_piece_ran_without_a_graph_counts_once(embedded: Any) -> None:
+    """Pure piecewise: each piece counts the calls above the largest size itself."""
+    from compile_lens.model import CudaGraphFallback
+
+    g = embedded.graphs[0].id
+    each = [CudaGraphFallback(graph_id=g, submod=p, mode="PIECEWISE", reason="above_largest_size",
+                              calls=4, tokens=38) for p in ("submod_0", "submod_2", "submod_4")]
+    data = cudagraphs(dataclasses.replace(embedded, cudagraph_fallbacks=each))
+    (f,) = data.fallbacks
+    assert (f.calls, f.tokens, f.submod) == (4, 38, "submod_0, submod_2, submod_4")
+    assert data.fallback_calls == 4
