@@ -54,6 +54,7 @@ KEY_LINES = "key_lines"
 CAPTURE = "capture"
 REPLAYS = "replays"
 NOTE = "note"
+WORKER_COMPILE = "worker_compile"
 PLAIN_KEY = "plain_key"
 AUTOTUNE = "autotune"
 VLLM_PASS = "vllm_pass"
@@ -66,7 +67,7 @@ VLLM_CUDAGRAPHS = "vllm_cudagraphs"
 CUDAGRAPHS = "cudagraphs"
 
 SHARED_EVENTS = (GRAPH, SPLIT, PIECE_START, PIECE_END, KEY_LINES, CAPTURE, REPLAYS, NOTE,
-                 PLAIN_KEY, AUTOTUNE, CUDAGRAPHS)
+                 PLAIN_KEY, AUTOTUNE, CUDAGRAPHS, WORKER_COMPILE)
 """Events the parser's builder turns into graphs, pieces, compiles, captures (``recorder``)."""
 VLLM_EVENTS = (VLLM_PASS, VLLM_LOWERING, VLLM_ARTIFACT, VLLM_COUNTERS, ISSUE, VLLM_HOOKS,
                VLLM_CUDAGRAPHS)
@@ -211,6 +212,25 @@ class CudaGraphs(TypedDict, total=False):
     full_sizes: list[int]
 
 
+class WorkerCompile(TypedDict, total=False):
+    """One piece × size compiled in a worker process (``backend/parallel.py``).
+
+    ``start``/``end`` are the worker's wall clock (``time.time()``, as every event's time), so
+    the span lines up with this process's events; ``ok`` is false when the worker failed and
+    this process compiled the piece instead (``note`` says why).
+    """
+
+    graph_key: Required[str]
+    submod: Required[str]
+    size: Required[str]
+    start: Required[float]
+    end: Required[float]
+    pid: int
+    key: str | None
+    ok: bool
+    note: str
+
+
 class Note(TypedDict, total=False):
     """A degraded capability, said in plain words."""
 
@@ -300,6 +320,7 @@ SCHEMAS: dict[str, Any] = {
     AUTOTUNE: Autotune, VLLM_PASS: VllmPass, VLLM_LOWERING: VllmLowering,
     VLLM_ARTIFACT: VllmArtifact, VLLM_COUNTERS: VllmCounters, ISSUE: Issue,
     VLLM_HOOKS: VllmHooks, VLLM_CUDAGRAPHS: VllmCudagraphs, CUDAGRAPHS: CudaGraphs,
+    WORKER_COMPILE: WorkerCompile,
 }
 """Event name → its payload ``TypedDict``."""
 

@@ -144,8 +144,9 @@ class CudaGraphFallback:
 class Span:
     """An interval on the compile timeline, in seconds since the trace started.
 
-    ``category`` is ``dynamo``, ``split``, ``key``, ``compile``, ``load``, ``capture`` or ``tracer``
-    (the tracer's own time, shown separately).
+    ``category`` is ``dynamo``, ``split``, ``key``, ``compile``, ``load``, ``capture``, ``worker``
+    (a piece compiled in a worker process, ``backend/parallel.py``) or ``tracer`` (the tracer's
+    own time, shown separately).
     """
 
     name: str

@@ -293,6 +293,19 @@ class TraceBuilder(VllmAccount):
             "capture_sizes": [int(x) for x in body.get("capture_sizes") or []],
             "full_sizes": [int(x) for x in body.get("full_sizes") or []]}
 
+    def _cl_worker_compile(self, event: RawEvent, body: dict[str, Any]) -> None:
+        """A piece compiled in a worker process: a span on the piece's timeline row."""
+        g = self._graph_for_key(event, str(body.get("graph_key", "")))
+        submod, size = str(body.get("submod", "")), str(body.get("size", GENERAL_SIZE))
+        start, end = float(body["start"]), float(body["end"])
+        pid = body.get("pid")
+        status = "" if body.get("ok", True) else " (failed)"
+        self.parts.spans.append(Span(
+            name=f"{submod} [{size}] compiled in worker process {pid}{status}",
+            category="worker", start_s=start - self.t0, end_s=max(end, start) - self.t0,
+            graph_id=g.id, submod=submod, size=size, process=event.process,
+            extra={k: body[k] for k in ("pid", "key", "note") if body.get(k)}))
+
     def _cl_autotune(self, event: RawEvent, body: dict[str, Any]) -> None:
         where = self._where(event)
         if where is not None:

@@ -31,7 +31,8 @@ Spec = dict[str, Any]
 
 CATEGORY_COLORS = {"dynamo": "#8250df", "split": "#bf8700", "key": "#0969da",
                    "compile": "#1a7f37", "load": "#57ab5a", "dedup": "#4ac26b",
-                   "cache_hit": "#2da44e", "capture": "#bc4c00", "tracer": "#8c959f"}
+                   "cache_hit": "#2da44e", "capture": "#bc4c00", "tracer": "#8c959f",
+                   "worker": "#116329"}
 TRACER_ROW = "compile_lens (tracer)"
 _AXIS = {"gridcolor": "#ebf0f8", "zerolinecolor": "#ebf0f8", "automargin": True}
 _LAYOUT: Spec = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "font": {"size": 11},
