@@ -13,6 +13,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
+from compile_lens.analysis.device_index import only_device_index_differs
 from compile_lens.analysis.factor_changes import (
     R_CODE,
     R_CONFIG,
@@ -145,6 +146,9 @@ def link_pieces(
         if not hit:
             base = name.split("[", 1)[0]
             what = _LINE_EFFECT.get(base, "a key factor differs")
+            if only_device_index_differs(old, new):
+                what = ("only the device index differs: each GPU compiles for its own device, "
+                        "as every rank of a multi-GPU job does")
             effect = f"{what} → {len(seen)} of {total} pieces recompile"
             out.append(Change("piece", name, old, new, effect, True, R_PIECE, evidence=[note]))
     out += _unmatched(pieces) + _hash_only(out, hashes)

@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 
+from compile_lens.analysis.device_index import neutral_line
 from compile_lens.model import TraceRecord
 
 ASPECTS = ("compile ids", "graphs", "cache hit/miss", "piece keys", "collectives",
@@ -83,7 +84,8 @@ def divergence(record: TraceRecord) -> Divergence:
             f"(#{_digest(shapes)})")
         seq = str(cache.get(process, ""))
         signatures["cache hit/miss"][rank] = (seq, _cache_text(seq))
-        keys = [f"{c.compile_id}|{c.submod}|{c.size}|{c.legacy_key or c.standalone_key or '-'}"
+        keys = [f"{c.compile_id}|{c.submod}|{c.size}|"
+                f"{_rank_neutral(record, c.legacy_key or c.standalone_key)}"
                 for c in record.compiles if graph_process.get(c.graph_id) == process]
         signatures["piece keys"][rank] = ("\n".join(keys),
                                           f"{len(keys)} piece compiles (#{_digest(keys)})")
@@ -128,6 +130,21 @@ def rank_record(record: TraceRecord, rank: int) -> TraceRecord:
                if s.process in names],
         processes=[p for p in record.processes if p.name in names],
     )
+
+
+def _rank_neutral(record: TraceRecord, key: str | None) -> str:
+    """A key as ranks compare it: the digest of its factor lines without the device index.
+
+    Every rank compiles for its own GPU, so raw keys differ on every rank of a multi-GPU job
+    (``device(type='cuda', index=r)`` is in the input lines). Where the trace holds no factor
+    lines for ``key`` the key itself is compared.
+    """
+    if not key:
+        return "-"
+    lines = record.key_lines.get(key)
+    if not lines:
+        return key
+    return "lines:" + _digest(neutral_line(line) for line in lines)
 
 
 def _group(per_rank: dict[int, tuple[str, str]]) -> list[RankGroup]:

@@ -52,7 +52,10 @@ def test_two_ranks_alike(tmp_path):
         assert {c.submod for c in one.compiles} >= {"submod_0", "submod_2"}
         assert all(c.outcome in ("compiled", "deduplicated", "loaded", "cache_hit")
                    for c in one.compiles)
-    assert compile_lens.diff(trace.rank(0), trace.rank(1)).equal
+    # Each rank compiles for its own GPU: the keys differ, in the device index only.
+    diff = compile_lens.diff(trace.rank(0), trace.rank(1))
+    assert "only the device index differs" in str(diff)
+    assert "dtype, shape, stride or device differs" not in str(diff)
     print(trace.summary())
 
 

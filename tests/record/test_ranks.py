@@ -79,3 +79,39 @@ def test_diff_between_two_ranks(capsys):
 def test_a_rank_not_in_the_trace_is_named():
     with pytest.raises(KeyError, match=r"rank 9 is not in this trace \(ranks: \[0, 1, 2, 3\]\)"):
         compile_lens.load(DIVERGED).rank(9)
+
+
+TP2_H100 = LOGS / "tp2_h100"  # a real 2-GPU NCCL job: every rank compiles for its own GPU
+
+
+def test_ranks_on_their_own_gpus_compile_alike():
+    """Raw keys differ on every rank of a multi-GPU job (the device index is in the input lines);
+    the ranks compiled the same thing, so they must not be reported as diverging."""
+    trace = compile_lens.load(TP2_H100)
+    assert trace.ranks == [0, 1]
+    r0, r1 = (trace.rank(r).record for r in (0, 1))
+    assert len(r0.compiles) == len(r1.compiles) == 6
+    assert all(a.legacy_key != b.legacy_key for a, b in zip(r0.compiles, r1.compiles, strict=True))
+    div = trace.divergence()
+    assert not div.diverged, str(div)
+
+
+def test_a_diff_of_two_gpus_names_the_device_index():
+    diff = compile_lens.diff(compile_lens.load(TP2_H100).rank(0),
+                             compile_lens.load(TP2_H100).rank(1))
+    assert not diff.equal
+    text = str(diff)
+    assert text.count("only the device index differs") >= 1
+    assert "dtype, shape, stride or device differs" not in text
+
+
+def test_a_changed_shape_is_not_taken_for_a_device_index():
+    from compile_lens.analysis.device_index import neutral_line, only_device_index_differs
+
+    a = "TensorMetadata(shape=torch.Size([4, 256]), device=device(type='cuda', index=0))"
+    assert only_device_index_differs(a, a.replace("index=0", "index=1"))
+    assert not only_device_index_differs(a, a.replace("index=0", "index=1").replace("4,", "8,"))
+    assert not only_device_index_differs(a, a)
+    assert only_device_index_differs("'cuda:0'", "'cuda:3'")
+    assert neutral_line("[abc123] example_inputs[0]: " + a) == neutral_line(
+        "[zzz999] example_inputs[0]: " + a.replace("index=0", "index=1"))
