@@ -60,7 +60,8 @@ def capture_figure(record: TraceRecord, data: CudaGraphs | None = None) -> Spec:
         if any(warm):
             traces.append({"type": "bar", "name": f"{name} warm-up", "x": x, "y": warm,
                            "base": cap, "offsetgroup": name, "legendgroup": name,
-                           "marker": {"color": _color(mode), "opacity": 0.4},
+                           "marker": {"color": _color(mode), "opacity": 0.55,
+                                      "pattern": {"shape": "/", "solidity": 0.4}},
                            "hovertemplate": "%{fullData.name}, size %{x}: %{y:.4f} s"
                                             "<extra></extra>"})
         traces.append({"type": "bar", "name": f"{name} pool growth", "x": x, "y": pool,
@@ -115,11 +116,12 @@ def dispatch_figure(record: TraceRecord, data: CudaGraphs | None = None) -> Spec
                          f"{data.fallback_calls:,} without", sizes, ran)
     return {"data": traces, "layout": _layout(
         title, barmode="group", height=400, legend={"orientation": "h", "y": -0.2},
+        margin={"l": 10, "r": 60, "t": 40, "b": 10},
         xaxis={"type": "category", "categoryorder": "array", "categoryarray": x + none_x,
                "title": {"text": "padded size (tokens per call)"}},
         yaxis={"title": {"text": "forward calls"}},
         yaxis2={"title": {"text": "padding %"}, "overlaying": "y", "side": "right",
-                "range": [0, 100], "showgrid": False})}
+                "range": [0, 100], "tickvals": [0, 25, 50, 75, 100], "showgrid": False})}
 
 
 def _waste(rows: list[GraphRow]) -> float | None:
