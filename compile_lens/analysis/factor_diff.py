@@ -196,10 +196,9 @@ def diff(a: Any, b: Any, *, redact: bool = True) -> DiffResult:
         sources = (str(da.extra.get("source", sa.name)), str(db.extra.get("source", sb.name)))
         entries.append(compare(da, db, label, sources))
     ra, rb = _trace_record(a), _trace_record(b)
-    both = ra is not None and rb is not None
-    moved = from_cache(ra, rb) if both else []
-    graphs = cudagraph_diff(ra, rb) if ra is not None and rb is not None else None
-    return DiffResult(sa.name, sb.name, entries, moved, graphs)
+    if ra is None or rb is None:
+        return DiffResult(sa.name, sb.name, entries)
+    return DiffResult(sa.name, sb.name, entries, from_cache(ra, rb), cudagraph_diff(ra, rb))
 
 
 def _trace_record(source: Any) -> TraceRecord | None:

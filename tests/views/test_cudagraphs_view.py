@@ -78,7 +78,7 @@ def test_vllm_settings_sit_next_to_vllms_own_account(vllm: compile_lens.Trace) -
     assert s.pool_bytes == sum(c.memory_bytes for c in vllm.record.captures)
     assert s.reported_bytes == round(raw["vllm_gib"] * 2**30)
     assert s.unaccounted_bytes == s.reported_bytes - s.pool_bytes > 0
-    assert s.seconds <= s.reported_seconds
+    assert s.reported_seconds is not None and s.seconds <= s.reported_seconds
     html = section(vllm.record)
     assert raw["vllm_message"] in html
     assert "FULL_AND_PIECEWISE" in html
