@@ -76,7 +76,7 @@ def test_vllm_settings_sit_next_to_vllms_own_account(vllm: compile_lens.Trace) -
     assert s.capture_sizes == raw["capture_sizes"]
     assert size_ranges(s.capture_sizes) == "1, 2, 4, 8–256 step 8, 272–512 step 16"
     assert s.pool_bytes == sum(c.memory_bytes for c in vllm.record.captures)
-    assert s.reported_bytes == round(raw["vllm_gib"] * 2**30)
+    assert s.reported_bytes is not None and s.reported_bytes == round(raw["vllm_gib"] * 2**30)
     assert s.unaccounted_bytes == s.reported_bytes - s.pool_bytes > 0
     assert s.reported_seconds is not None and s.seconds <= s.reported_seconds
     html = section(vllm.record)
