@@ -9,6 +9,7 @@ compile. It also times itself, so the tracer's own cost can be reported.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from typing import Any, Protocol
@@ -67,3 +68,31 @@ def attach(handler: StructuredTraceHandler) -> None:
 def detach(handler: StructuredTraceHandler) -> None:
     """Remove ``handler`` from the trace logger (idempotent)."""
     logging.getLogger(TRACE_LOGGER).removeHandler(handler)
+
+
+def listening() -> bool:
+    """Whether any handler listens on the trace logger (torch builds nothing otherwise)."""
+    return bool(_TRACE_LOG.handlers)
+
+
+def others_listen() -> bool:
+    """Whether anything but compile_lens listens on torch's structured trace stream.
+
+    torch's own ``LazyTraceHandler`` counts only when it may write: a directory (``TORCH_TRACE``
+    at import, or ``set_logs``), an open stream, ``TORCH_TRACE`` set since, or a Meta-internal job
+    (``MAST_HPC_JOB_NAME``, where it writes to ``/logs``). Without one it removes itself on the
+    first event and nobody reads what it was given.
+    """
+    for handler in _TRACE_LOG.handlers:
+        if isinstance(handler, StructuredTraceHandler):
+            continue
+        if type(handler).__name__ == "LazyTraceHandler" \
+                and getattr(handler, "root_dir", None) is None \
+                and getattr(handler, "stream", None) is None \
+                and not os.environ.get("TORCH_TRACE") and not os.environ.get("MAST_HPC_JOB_NAME"):
+            continue
+        return True
+    return False
+
+
+_TRACE_LOG = logging.getLogger(TRACE_LOGGER)

@@ -1,0 +1,205 @@
+"""Build only the structured-trace records the trace reads (issue 12).
+
+torch's ``trace_structured(name, metadata_fn, payload_fn=...)`` builds a record whenever *any*
+handler listens on ``torch.__trace``: graph prints, the guard dump, ``fx_graph_runnable`` repro
+scripts, post-AOT and pass-boundary graphs, symbol provenance with captured stacks, chromium
+instants that carry whole factor lists. Our handler alone makes torch build all of them, and most
+are never read: that was most of the tracer's own cost. The parser reads the payloads of the
+names in ``recorder.HANDLERS`` that are not ``known_unused`` (the same rule a TORCH_TRACE import
+uses to decode payloads), and of chromium events only the intervals it turns into timings.
+
+So while compile_lens is the only listener, ``PayloadFilter`` sends what is read unchanged, does
+not send what is never read, and sends records of names it does not know without their payload
+(its docstring has the rules). The moment anything else listens (a ``TORCH_TRACE`` file, tlparse,
+a user's own handler) every call passes through unchanged, and ``trace(payloads="all")`` turns
+the filter off. Not calling a ``metadata_fn``/``payload_fn`` is what an untraced run does anyway,
+so the filter moves a traced compile closer to an untraced one; it never changes a key, a config
+or a compile input.
+
+``trace_structured`` is imported by name into many torch modules (``from torch._logging import
+trace_structured``), so the interception point is every module attribute bound to the function
+object: found by identity in ``sys.modules`` (a few thousand dict look-ups, about a millisecond)
+and replaced through ``_torch.patching.patched``. Calls through ``torch._logging.trace_structured``
+and ``trace_structured_artifact`` (a global of ``torch._logging._internal``) go through the same
+bindings. Modules imported during the block bind the wrapper through ``torch._logging``; on exit
+every binding of the wrapper, wherever it is, gets the original back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from compile_lens._torch.patching import Patch, patched, resolve
+
+INTERNAL = "torch._logging._internal"
+TARGET = f"{INTERNAL}:trace_structured"
+ATTR = "trace_structured"
+READ, ALL = "read", "all"
+MODES = (READ, ALL)
+"""``trace(payloads=...)``: ``"read"`` builds the payloads the trace reads; ``"all"`` every one."""
+OWN_PREFIX = "artifact:compile_lens_"
+
+
+def read_names() -> tuple[frozenset[str], frozenset[str]]:
+    """``(read, unused)``: event names whose payload a parser rule reads, and names the parser
+    knows but reads nothing of (``known_unused``); ``artifact:<name>`` for artifacts."""
+    from compile_lens.record.recorder import HANDLERS, known_unused
+
+    read = frozenset(name for name, rule in HANDLERS.items() if rule is not known_unused)
+    unused = frozenset(name for name, rule in HANDLERS.items()
+                       if rule is known_unused and not name.startswith(OWN_PREFIX))
+    return read, unused - METADATA_READ
+
+
+METADATA_READ = frozenset({"str"})
+"""Known-unused names whose *metadata* the session still reads (``str``: the file names Dynamo
+traced, for the factors' source hashes): sent, without a payload."""
+CHROMIUM = "chromium_event"
+FRAME_INTERVAL = "entire_frame_compile"
+"""The one chromium interval the recorder reads besides ``timing.classify``'s (the frame compile
+span, ``recorder._on_chromium``)."""
+
+
+def chromium_read(name: str) -> bool:
+    """Whether the recorder reads the chromium interval ``name`` (pass and phase timings, the
+    frame compile span); the others (cache instants with their factor lists, ``inductor_compile``
+    with its metrics, …) are never read."""
+    from compile_lens.record import timing
+
+    return name == FRAME_INTERVAL or timing.classify(name) is not None
+
+
+def _no_payload() -> None:
+    return None
+
+
+class PayloadFilter:
+    """The wrapper's policy and what it saved, while compile_lens is the only listener:
+
+    * an event a rule reads passes unchanged (a ``chromium_event`` only if its interval is read);
+    * an event the parser knows and reads nothing of (guard dumps, post-AOT and pass-boundary
+      graphs, ``fx_graph_runnable``, symbol and tensor descriptions, …) is not sent at all, so
+      neither its metadata nor its payload is built;
+    * an event of a name the parser does not know is sent without its payload (it still counts
+      as unknown in ``run.extra["parser"]``, where a newer torch's new records show up).
+    """
+
+    def __init__(self, names: tuple[frozenset[str], frozenset[str]],
+                 others_listen: Callable[[], bool], listening: Callable[[], bool]) -> None:
+        self.read, self.unused = names
+        self.others_listen = others_listen
+        self.listening = listening
+        self.skipped: dict[str, int] = {}
+        self.seconds = 0.0
+        self._lock = threading.Lock()
+
+    def _count(self, key: str) -> None:
+        with self._lock:
+            self.skipped[key] = self.skipped.get(key, 0) + 1
+
+    def wrap(self, original: Any) -> Any:
+        """``trace_structured`` with this policy (same signature; ``original`` does the rest)."""
+
+        @functools.wraps(original)
+        def trace_structured(name: str, *args: Any, **kwargs: Any) -> Any:
+            if not self.listening():
+                return original(name, *args, **kwargs)  # nothing is built anyway
+            start = time.perf_counter()
+            try:
+                send, args, kwargs = self._decide(name, args, kwargs)
+            finally:
+                self.seconds += time.perf_counter() - start
+            if send:
+                return original(name, *args, **kwargs)
+            return None
+
+        trace_structured.__compile_lens_payload_filter__ = True  # type: ignore[attr-defined]
+        return trace_structured
+
+    def _decide(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+                ) -> tuple[bool, tuple[Any, ...], dict[str, Any]]:
+        """``(send, args, kwargs)`` for one call; builds the metadata or payload it must look
+        at once, and hands the built value on."""
+        key = name
+        if name == "artifact":  # the artifact's name is in its metadata
+            metadata_fn = args[0] if args else kwargs.get("metadata_fn", dict)
+            metadata = metadata_fn()
+            if args:
+                args = (lambda: metadata, *args[1:])
+            else:
+                kwargs = {**kwargs, "metadata_fn": lambda: metadata}
+            if isinstance(metadata, dict):
+                key = f"artifact:{metadata.get('name', '')}"
+        if key.startswith(OWN_PREFIX):
+            return True, args, kwargs
+        payload_fn = kwargs.get("payload_fn")
+        if key == CHROMIUM and payload_fn is not None:
+            event = payload_fn()
+            kwargs = {**kwargs, "payload_fn": lambda: event}
+            if not isinstance(event, dict) or chromium_read(str(event.get("name", ""))) \
+                    or self.others_listen():
+                return True, args, kwargs
+            self._count(CHROMIUM)
+            return False, args, kwargs
+        if key in self.read or self.others_listen():
+            return True, args, kwargs
+        if key in self.unused:
+            self._count(key)
+            return False, args, kwargs
+        if payload_fn is not None:
+            self._count(key)
+            kwargs = {**kwargs, "payload_fn": _no_payload}
+        return True, args, kwargs
+
+
+def binding_sites(function: Any) -> list[str]:
+    """Patch targets (``"module:trace_structured"``) of every loaded module bound to ``function``.
+
+    Reads each module's ``__dict__`` without attribute hooks, so a lazily loaded module is not
+    loaded by looking.
+    """
+    sites = []
+    for module_name, module in list(sys.modules.items()):
+        try:
+            namespace = object.__getattribute__(module, "__dict__")
+        except Exception:  # not a module-like object: nothing bound there
+            continue
+        if isinstance(namespace, dict) and namespace.get(ATTR) is function:
+            sites.append(f"{module_name}:{ATTR}")
+    return sorted(sites)
+
+
+def _unbind(wrapper: Any, original: Any) -> None:
+    """Put ``original`` back wherever ``wrapper`` is still bound (modules imported in the block)."""
+    for site in binding_sites(wrapper):
+        owner, name, _ = resolve(site)
+        setattr(owner, name, original)
+
+
+@contextlib.contextmanager
+def intercepted(make: Callable[[Any], Any]) -> Iterator[Any]:
+    """Replace ``trace_structured`` everywhere it is bound with ``make(current)``; yield the
+    wrapper; on exit restore every binding, also those made during the block."""
+    current = resolve(TARGET)[2]
+    wrapper = make(current)
+    sites = binding_sites(current)
+    try:
+        with patched(*(Patch(site, lambda _original: wrapper,
+                             "build only the structured-trace payloads the trace reads")
+                       for site in sites)):
+            yield wrapper
+    finally:
+        _unbind(wrapper, current)
+
+
+def install(payload_filter: PayloadFilter) -> Callable[[], None]:
+    """Intercept ``trace_structured`` with ``payload_filter``; return the undo."""
+    stack = contextlib.ExitStack()
+    stack.enter_context(intercepted(payload_filter.wrap))
+    return stack.close

@@ -1,0 +1,249 @@
+"""Build only what the trace reads (issue 12, ``instrument/payloads.py``).
+
+While compile_lens is the only listener on ``torch.__trace``, torch does not build the records no
+rule reads; any other listener (a user's handler, ``TORCH_TRACE``'s file) gets every record as
+before; ``trace(payloads="all")`` builds everything; every binding of ``trace_structured`` is
+restored. Real ``torch.compile`` with ``backend="eager"`` (fast); the Inductor comparison of what
+the views read is in ``test_payloads_inductor.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import types
+import warnings
+
+import pytest
+import torch
+
+import compile_lens
+from compile_lens._torch import patching
+from compile_lens.errors import InstrumentationError
+from compile_lens.instrument import payloads, structured_log
+
+TRACE_LOGGER = "torch.__trace"
+
+
+class Collect(logging.Handler):
+    """A user's own handler on the trace stream: keeps ``(name, payload)`` of every record."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.records: list[tuple[str, str | None]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        metadata = getattr(record, "metadata", {}) or {}
+        name = next(iter(metadata), "")
+        if name == "artifact":
+            name = f"artifact:{metadata['artifact']['name']}"
+        self.records.append((name, getattr(record, "payload", None)))
+
+    def payloads(self, name: str) -> list[str | None]:
+        return [p for n, p in self.records if n == name]
+
+
+def _break(x: torch.Tensor) -> torch.Tensor:
+    x = torch.relu(x) * 2
+    torch._dynamo.graph_break()
+    return x + 1
+
+
+def _compile_eager() -> None:
+    torch._dynamo.reset()
+    torch.compile(_break, backend="eager")(torch.randn(4))
+
+
+def _handled(t: compile_lens.Trace) -> dict[str, int]:
+    return dict(t.record.run.extra["parser"]["handled"])
+
+
+def _bindings() -> list[str]:
+    """Modules where a compile_lens payload filter is still bound."""
+    return [name for name, module in list(sys.modules.items())
+            if isinstance(module, types.ModuleType)
+            and hasattr(vars(module).get("trace_structured"), "__compile_lens_payload_filter__")]
+
+
+def test_unread_records_are_not_built_and_read_ones_are():
+    with compile_lens.trace(strict=True, factors=False, bytecode=False) as t:
+        _compile_eager()
+    not_built = t.record.run.extra["payloads_not_built"]
+    assert not_built.get("dynamo_cpp_guards_str") == 2, "the guard dump of both graphs is skipped"
+    assert "dynamo_cpp_guards_str" not in _handled(t)
+    assert t.record.run.options["payloads"] == "read"
+    # what the trace reads is there: the graphs' code and node tables, the break, the frames
+    assert len(t.record.graphs) == 2
+    assert all("relu" in g.code or "add" in g.code for g in t.record.graphs)
+    assert all(g.nodes for g in t.record.graphs)
+    assert any(f.graph_breaks for f in t.record.frame_compiles)
+    assert t.record.run.overhead_breakdown["payload_filter"] >= 0.0
+
+
+def test_all_builds_every_record():
+    with compile_lens.trace(strict=True, factors=False, bytecode=False, payloads="all") as t:
+        _compile_eager()
+    assert "payloads_not_built" not in t.record.run.extra
+    assert _handled(t)["dynamo_cpp_guards_str"] == 2
+    assert t.record.run.options["payloads"] == "all"
+
+
+def _shape(t: compile_lens.Trace) -> dict[str, object]:
+    """What the views read of an eager trace, without the timings."""
+    r = t.record
+    return {
+        "graphs": [(g.compile_id, g.name, g.code, [(n.name, n.op, n.target, n.extra)
+                                                     for n in g.nodes]) for g in r.graphs],
+        "spans": [(s.name, s.category, s.graph_id) for s in r.spans],
+        "frames": [(f.compile_id, f.graph_breaks, f.recompile_reasons, f.restart_reasons, f.name,
+                    f.graph_id) for f in r.frame_compiles],
+        "pieces": [(p.graph_id, p.submod, p.num_nodes) for p in r.pieces],
+        "unknown": r.run.extra["parser"]["unknown"],
+    }
+
+
+def test_read_and_all_record_the_same():
+    shapes = []
+    for mode in ("read", "all"):  # one call site: the graph break's user stack names it
+        with compile_lens.trace(strict=True, factors=False, bytecode=False, payloads=mode) as t:
+            _compile_eager()
+        shapes.append(_shape(t))
+    assert shapes[0] == shapes[1]
+
+
+def test_policy_per_name_through_name_bound_imports():
+    """Unknown name: sent without payload; known and unread: not sent at all (not even its
+    metadata built); read: built. Called the way torch modules call it (a name bound at import)."""
+    from torch._inductor import compile_fx  # binds ``trace_structured`` by name
+
+    built: list[str] = []
+
+    def build(what: str, value: object):  # type: ignore[no-untyped-def]
+        def fn() -> object:
+            built.append(what)
+            return value
+        return fn
+
+    with compile_lens.trace(strict=True, factors=False, bytecode=False) as t:
+        compile_fx.trace_structured(
+            "artifact", metadata_fn=build("unknown.meta", {"name": "made_up", "encoding": "string"}),
+            payload_fn=build("unknown.payload", "text"))
+        compile_fx.trace_structured("dynamo_cpp_guards_str", metadata_fn=build("unused.meta", {}),
+                                    payload_fn=build("unused.payload", "guards"))
+        torch._logging._internal.trace_structured_artifact(
+            "recompile_reasons", "string", payload_fn=build("read.payload", "['x']"))
+    assert built == ["unknown.meta", "read.payload"]
+    assert t.record.run.extra["parser"]["unknown"] == {"artifact:made_up": 1}
+    assert t.record.run.extra["payloads_not_built"] == {
+        "artifact:made_up": 1, "dynamo_cpp_guards_str": 1}
+
+
+@pytest.mark.parametrize("attach", ["before", "during"])
+def test_a_second_listener_gets_every_record(attach):
+    user = Collect()
+    logger = logging.getLogger(TRACE_LOGGER)
+    if attach == "before":
+        logger.addHandler(user)
+    try:
+        with compile_lens.trace(strict=True, factors=False, bytecode=False) as t:
+            if attach == "during":
+                logger.addHandler(user)
+            _compile_eager()
+    finally:
+        logger.removeHandler(user)
+    assert t.record.run.extra["payloads_not_built"] == {}
+    guards = user.payloads("dynamo_cpp_guards_str")
+    assert len(guards) == 2 and all(p and "GUARD_MANAGER" in p for p in guards)
+    chromium = [p for p in user.payloads("chromium_event") if p]
+    assert any('"dynamo"' in p for p in chromium), "intervals no rule reads reach it too"
+    assert _handled(t)["dynamo_cpp_guards_str"] == 2
+
+
+def test_torch_trace_file_gets_every_record(tmp_path):
+    """A ``TORCH_TRACE`` log (torch's ``LazyTraceHandler`` with a directory) keeps everything."""
+    from torch._logging._internal import LazyTraceHandler, TorchLogsFormatter
+
+    handler = LazyTraceHandler(str(tmp_path))
+    handler.setFormatter(TorchLogsFormatter(trace=True))  # as torch sets it up for TORCH_TRACE
+    logger = logging.getLogger(TRACE_LOGGER)
+    logger.addHandler(handler)
+    try:
+        with compile_lens.trace(strict=True, factors=False, bytecode=False) as t:
+            _compile_eager()
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+    assert t.record.run.extra["payloads_not_built"] == {}
+    (log,) = tmp_path.glob("*.log")
+    text = log.read_text()
+    assert text.count('{"dynamo_cpp_guards_str"') == 2 and "GUARD_MANAGER" in text
+
+
+def test_only_a_writing_lazy_handler_counts_as_a_listener(monkeypatch):
+    from torch._logging._internal import LazyTraceHandler
+
+    monkeypatch.delenv("MAST_HPC_JOB_NAME", raising=False)
+    logger = logging.getLogger(TRACE_LOGGER)
+    idle = LazyTraceHandler(None)  # torch's import-time handler without TORCH_TRACE
+    logger.addHandler(idle)
+    try:
+        assert not structured_log.others_listen()
+        monkeypatch.setenv("TORCH_TRACE", "/tmp/somewhere")
+        assert structured_log.others_listen()
+    finally:
+        logger.removeHandler(idle)
+
+
+def test_every_binding_is_restored_also_of_modules_imported_in_the_block():
+    original = patching.current(payloads.TARGET)
+    late = types.ModuleType("compile_lens_test_late_module")
+    with pytest.raises(ZeroDivisionError), \
+            compile_lens.trace(strict=True, factors=False, bytecode=False):
+        from torch._inductor import compile_fx
+
+        assert hasattr(compile_fx.trace_structured, "__compile_lens_payload_filter__")
+        sys.modules[late.__name__] = late
+        exec("from torch._logging import trace_structured", vars(late))  # imported in the block
+        assert hasattr(late.trace_structured, "__compile_lens_payload_filter__")
+        1 / 0  # noqa: B018
+    try:
+        assert late.trace_structured is original
+        assert compile_fx.trace_structured is original
+        assert torch._logging.trace_structured is original
+        assert not _bindings()
+    finally:
+        del sys.modules[late.__name__]
+
+
+def test_a_failed_install_fails_open_or_raises_when_strict(monkeypatch):
+    monkeypatch.setattr(payloads, "TARGET", "torch._logging._internal:no_such_function")
+    with pytest.raises(InstrumentationError, match="no_such_function"), \
+            compile_lens.trace(strict=True, factors=False, bytecode=False):
+        pass
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with compile_lens.trace(factors=False, bytecode=False) as t:
+            _compile_eager()
+    assert any("payloads" in str(w.message) for w in seen)
+    assert [i.hook for i in t.record.issues] == ["payloads"]
+    assert len(t.record.graphs) == 2, "the trace goes on without the filter"
+
+
+def test_a_bad_payloads_value_is_one_clear_error():
+    with pytest.raises(ValueError, match=r"payloads must be one of 'read', 'all', not 'some'"), \
+            compile_lens.trace(payloads="some"):  # type: ignore[arg-type]
+        pass
+
+
+def test_read_names_follow_the_parser_rules():
+    from compile_lens.record.recorder import HANDLERS, known_unused
+
+    read, unused = payloads.read_names()
+    assert "dynamo_output_graph" in read and "inductor_output_code" in read
+    assert "artifact:fx_graph_runnable" in unused and "aot_forward_graph" in unused
+    assert "str" not in unused, "its metadata names the traced files"
+    assert not read & unused
+    assert all(HANDLERS[n] is known_unused for n in unused)
+    assert payloads.chromium_read("entire_frame_compile")
+    assert payloads.chromium_read("pass.post_grad_passes.x")
+    assert not payloads.chromium_read("fx_graph_cache_miss")
