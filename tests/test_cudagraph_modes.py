@@ -288,21 +288,29 @@ def test_none_mode_captures_nothing_and_says_so():
     assert run.record.run.extra["cudagraphs"]["cudagraph_mode"] == NONE
 
 
-def test_a_moved_parameter_runs_without_the_graph_and_is_counted():
+@pytest.mark.parametrize("mode", ["full", "full_and_piecewise"])
+def test_a_moved_parameter_runs_without_any_graph_and_is_counted(mode):
     torch._dynamo.reset()
     model = demo_model.build(layers=1)
-    backend = EagerModes(cudagraph_sizes=[4], cudagraph_mode="full", use_artifact_cache=False)
+    backend = EagerModes(cudagraph_sizes=[4, 6, 8], cudagraph_mode=mode, cudagraph_full_sizes=[4],
+                         use_artifact_cache=False)
     backend.graph_context = EagerReplayContext()
     compiled = torch.compile(model, backend=backend)
     seq0 = cudagraphs.capture_seq()
     with torch.no_grad(), compile_lens.trace(strict=True, factors=False, bytecode=False) as t:
-        compiled(*demo_model.example_inputs(4))
+        compiled(*demo_model.example_inputs(8))
+        compiled(*demo_model.example_inputs(4, mark_dynamic=False))  # the full graph at 4
         model.lm_head.weight.data = model.lm_head.weight.data.clone() * 2  # a new address
         out = compiled(*demo_model.example_inputs(3, mark_dynamic=False))
         cudagraphs.report_replays(since=seq0)
+    pieces = [p for p in list(cudagraphs._LIVE)
+              if p.context is backend.graph_context and not isinstance(p, FullGraph)]
     with torch.no_grad():
         torch.testing.assert_close(out, model(*demo_model.example_inputs(3, mark_dynamic=False)))
     torch._dynamo.reset()
     assert [(f.submod, f.reason, f.calls, f.tokens) for f in t.record.cudagraph_fallbacks] == [
         (WHOLE_MODEL, "static_input_moved", 1, 3)]
     assert any("moved since its CUDA graph was captured" in n for n in t.record.run.notes)
+    # the pieces ran through (without, they would have padded 3 to 6 and captured there)
+    assert all(set(p.entries) == {8} for p in pieces)
+    assert len(pieces) == (0 if mode == "full" else 2)

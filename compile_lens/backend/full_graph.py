@@ -104,7 +104,7 @@ class FullGraph(CudaGraphPiece):
                          graph_key=graph_key, submod=WHOLE_MODEL, clone_outputs=True,
                          static_size=static_size)
         self.dispatcher = dispatcher
-        self.split_ops = list(split_ops)
+        self.split_ops = sorted(set(split_ops))
 
     def __call__(self, *args: Any) -> Any:
         """The hot path: one dict lookup, then a replay or the split graph."""
@@ -132,6 +132,16 @@ class FullGraph(CudaGraphPiece):
         else:
             self._fallback(ABOVE_LARGEST, n)
         return self.piece(*args)
+
+    def _address_miss(self, n: int, args: tuple[Any, ...]) -> Any:
+        """A moved parameter: this call runs without any graph (the pieces pass through too,
+        as the fallback's reason says)."""
+        ctx = self.context
+        before, ctx.full_active = ctx.full_active, True
+        try:
+            return super()._address_miss(n, args)
+        finally:
+            ctx.full_active = before
 
     def _capture(self, size: int, n: int, args: tuple[Any, ...]) -> Entry:
         """Capture with the pieces passing through; a failure names the splitting ops."""

@@ -1,0 +1,543 @@
+"""CUDA-graph modes of the embedded backend on one GPU, side by side in one run (issue 15).
+
+    python benchmarks/bench_cudagraph_modes.py --out OUT/cudagraph_modes.json [--quick]
+
+The model is not the demo model: a Llama-style decoder (8 layers, hidden 1024, fp16) whose
+attention is a custom op registered with ``torch.library`` (``bench_cg::attention``), the
+splitting op, as vLLM's attention is. Measured, each part guarded (a part that fails records its
+error and the run goes on; the JSON is rewritten after every part):
+
+* batch-1 decode step time: eager, ``torch.compile(mode="reduce-overhead")`` and the backend in
+  each ``cudagraph_mode`` (none, piecewise, full, full_and_piecewise), medians of rounds;
+* capturing every size of vLLM's default list (1, 2, 4, 8 … 248 step 8, 256 … 512 step 16) per
+  mode: wall seconds, the traced capture seconds (warm-up + capture), pool growth, memory held;
+  ``full_and_piecewise`` takes the sizes up to ``--decode-max`` (256, vLLM's default
+  ``max_num_seqs``) as full decode sizes;
+* outputs versus eager at several sizes (max abs difference, fp16);
+* traced / untraced batch-1 step (interleaved rounds with an A/A control) for piecewise and
+  full_and_piecewise, and the trace events seen during traced steps (none expected);
+* where a piecewise batch-1 step's time goes: CPU time per step in the piece wrappers (of which
+  graph launches), in the eager splitting ops, and in Dynamo plus the split graph's glue; and
+  the GPU time of the graphs alone and of the splitting ops alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import statistics
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+RESULT_NAME = "cudagraph_modes.json"
+DEVICE = "cuda"  # the model's device (a CPU smoke run of this script's logic may change it)
+MODES = ("none", "piecewise", "full", "full_and_piecewise")
+
+
+# -- the model ----------------------------------------------------------------------------------
+def define_attention() -> None:
+    """``bench_cg::attention(q, k, v) -> out``: causal attention over a flat token batch
+    (``[tokens, heads, head_dim]``), registered for CUDA and Meta like vLLM's custom ops."""
+    import torch
+    import torch.nn.functional as F
+
+    if hasattr(torch.ops, "bench_cg") and hasattr(torch.ops.bench_cg, "attention"):
+        return
+    lib = torch.library.Library("bench_cg", "FRAGMENT")
+    lib.define("attention(Tensor q, Tensor k, Tensor v) -> Tensor")
+
+    def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        q4, k4, v4 = (t.transpose(0, 1)[None] for t in (q, k, v))
+        out = F.scaled_dot_product_attention(q4, k4, v4, is_causal=True)
+        return out[0].transpose(0, 1).contiguous()
+
+    lib.impl("attention", attention, DEVICE.upper())
+    lib.impl("attention", lambda q, k, v: q.new_empty(q.shape), "Meta")
+    define_attention.lib = lib  # type: ignore[attr-defined]  # keep the library alive
+
+
+def build_model(layers: int, hidden: int, heads: int, vocab: int) -> Any:
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    define_attention()
+    inter = (8 * hidden // 3 + 127) // 128 * 128  # Llama's ratio, rounded: 2816 for 1024
+
+    class RMSNorm(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.weight = nn.Parameter(torch.ones(hidden))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            var = x.float().pow(2).mean(-1, keepdim=True)
+            return (x.float() * torch.rsqrt(var + 1e-6)).to(x.dtype) * self.weight
+
+    class Layer(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.norm1, self.norm2 = RMSNorm(), RMSNorm()
+            self.qkv = nn.Linear(hidden, 3 * hidden, bias=False)
+            self.o = nn.Linear(hidden, hidden, bias=False)
+            self.gate_up = nn.Linear(hidden, 2 * inter, bias=False)
+            self.down = nn.Linear(inter, hidden, bias=False)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            n = x.shape[0]
+            q, k, v = self.qkv(self.norm1(x)).view(n, 3, heads, hidden // heads).unbind(1)
+            x = x + self.o(torch.ops.bench_cg.attention(q, k, v).reshape(n, hidden))
+            gate, up = self.gate_up(self.norm2(x)).chunk(2, dim=-1)
+            return x + self.down(F.silu(gate) * up)
+
+    class Model(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = nn.Embedding(vocab, hidden)
+            self.layers = nn.ModuleList(Layer() for _ in range(layers))
+            self.norm = RMSNorm()
+            self.lm_head = nn.Linear(hidden, vocab, bias=False)
+
+        def forward(self, ids: torch.Tensor) -> torch.Tensor:
+            x = self.embed(ids)
+            for layer in self.layers:
+                x = layer(x)
+            return self.lm_head(self.norm(x))
+
+    torch.manual_seed(0)
+    model = Model().to(device=DEVICE, dtype=torch.float16 if DEVICE == "cuda" else torch.float32)
+    for p in model.parameters():
+        p.data.mul_(0.5)
+    return model.eval()
+
+
+def inputs(n: int, vocab: int, dynamic: bool = False) -> tuple[Any]:
+    import torch
+
+    g = torch.Generator().manual_seed(n)
+    ids = torch.randint(0, vocab, (n,), generator=g).to(DEVICE)
+    if dynamic:
+        torch._dynamo.mark_dynamic(ids, 0)
+    return (ids,)
+
+
+# -- timing -------------------------------------------------------------------------------------
+def step_time(fn: Callable[..., Any], args: tuple[Any, ...], steps: int) -> float:
+    """Seconds per call, ``steps`` calls then one synchronise."""
+    import torch
+
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(steps):
+        fn(*args)
+    torch.cuda.synchronize()
+    return (time.perf_counter() - start) / steps
+
+
+def median_step_us(fn: Callable[..., Any], args: tuple[Any, ...], rounds: int, steps: int) -> float:
+    step_time(fn, args, max(steps // 4, 5))  # warm
+    return 1e6 * statistics.median(step_time(fn, args, steps) for _ in range(rounds))
+
+
+def quartiles(values: list[float]) -> list[float]:
+    if len(values) < 2:
+        return [round(v, 4) for v in values * 3][:3]
+    q = statistics.quantiles(values, n=4)
+    return [round(q[0], 4), round(statistics.median(values), 4), round(q[2], 4)]
+
+
+def traced_vs_untraced(fn: Callable[..., Any], args: tuple[Any, ...], rounds: int,
+                       steps: int) -> dict[str, Any]:
+    """Batch-1 steps inside vs outside ``trace()`` blocks, interleaved, with an A/A control."""
+    import logging
+
+    import compile_lens
+    from compile_lens.instrument.structured_log import TRACE_LOGGER, StructuredTraceHandler
+
+    blocks: dict[str, list[float]] = {"untraced": [], "traced": [], "control": []}
+    events = 0
+    for r in range(rounds):
+        order = ["untraced", "traced", "control"]
+        for kind in order[r % 3:] + order[:r % 3]:
+            if kind != "traced":
+                blocks[kind].append(step_time(fn, args, steps))
+                continue
+            with compile_lens.trace(factors=False, bytecode=False, progress=False):
+                handler = next(h for h in logging.getLogger(TRACE_LOGGER).handlers
+                               if isinstance(h, StructuredTraceHandler))
+                before = handler.count
+                blocks["traced"].append(step_time(fn, args, steps))
+                events += handler.count - before
+    u, t, c = blocks["untraced"], blocks["traced"], blocks["control"]
+    return {"untraced_us": 1e6 * statistics.median(u), "traced_us": 1e6 * statistics.median(t),
+            "paired_ratio_median": statistics.median(a / b for a, b in zip(t, u, strict=True)),
+            "paired_ratio_quartiles": quartiles([a / b for a, b in zip(t, u, strict=True)]),
+            "aa_ratio_quartiles": quartiles([a / b for a, b in zip(c, u, strict=True)]),
+            "events_during_traced_steps": events, "rounds": rounds, "steps": steps}
+
+
+# -- where a step's time goes ------------------------------------------------------------------
+class _Timer:
+    def __init__(self, fn: Callable[..., Any], totals: dict[str, float], name: str,
+                 keep: dict[str, Any] | None = None, key: str = "") -> None:
+        self.fn, self.totals, self.name, self.keep, self.key = fn, totals, name, keep, key
+
+    def __call__(self, *args: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return self.fn(*args)
+        finally:
+            self.totals[self.name] += time.perf_counter() - start
+            if self.keep is not None:
+                self.keep[self.key] = args
+
+
+def piecewise_breakdown(compiled: Any, args: tuple[Any, ...], split_gm: Any,
+                        steps: int) -> dict[str, Any]:
+    """CPU time per step by part (timers around the pieces, the launches, the splitting ops),
+    and the GPU time of the piece graphs alone and of the splitting ops alone."""
+    import torch
+
+    from compile_lens.backend.cudagraphs import CudaGraphPiece
+
+    totals: dict[str, float] = {"pieces": 0.0, "launches": 0.0, "split_ops": 0.0}
+    split_args: dict[str, Any] = {}
+    restore: list[tuple[Any, str, Any]] = []
+    graphs: list[Any] = []
+    split_fns: dict[str, Any] = {}
+    pieces = 0
+    for name, value in list(vars(split_gm).items()):
+        if isinstance(value, CudaGraphPiece):
+            pieces += 1
+            restore.append((split_gm, name, value))
+            setattr(split_gm, name, _Timer(value, totals, "pieces"))
+            for entry in value.entries.values():
+                graphs.append(entry.graph)
+                try:  # time the launch too, where the graph object takes an attribute
+                    entry.graph.replay = _Timer(entry.graph.replay, totals, "launches")
+                    restore.append((entry.graph, "replay", None))
+                except AttributeError:
+                    pass
+        elif name.startswith("submod_") and callable(value):
+            restore.append((split_gm, name, value))
+            split_fns[name] = value
+            setattr(split_gm, name, _Timer(value, totals, "split_ops", split_args, name))
+    try:
+        step_time(compiled, args, 10)
+        for key in totals:
+            totals[key] = 0.0
+        cpu = 0.0
+        torch.cuda.synchronize()
+        for _ in range(steps):
+            start = time.perf_counter()
+            compiled(*args)
+            cpu += time.perf_counter() - start
+        torch.cuda.synchronize()
+    finally:
+        for owner, name, value in restore:
+            if value is None:
+                del owner.__dict__[name]
+            else:
+                setattr(owner, name, value)
+    per = {k: 1e6 * v / steps for k, v in totals.items()}
+    cpu_us = 1e6 * cpu / steps
+
+    def graphs_only() -> None:
+        for g in graphs:
+            g.replay()
+
+    def split_only() -> None:
+        for name, fn in split_fns.items():
+            fn(*split_args[name])
+
+    return {
+        "cpu_us_per_step": cpu_us,
+        "piece_wrappers_us": per["pieces"],
+        "of_which_graph_launches_us": per["launches"],
+        "piece_wrapper_python_and_copies_us": per["pieces"] - per["launches"],
+        "split_ops_eager_us": per["split_ops"],
+        "dynamo_and_split_graph_glue_us": cpu_us - per["pieces"] - per["split_ops"],
+        "gpu_graphs_alone_us": 1e6 * step_time(graphs_only, (), steps),
+        "gpu_split_ops_alone_us": 1e6 * step_time(split_only, (), steps) if split_args else None,
+        "pieces": pieces,
+        "split_ops": len(split_fns), "graphs_replayed_per_step": len(graphs),
+        "note": ("CPU times are perf_counter around each call without synchronising (launch "
+                 "and Python cost; a timer adds ~0.2 µs per call); GPU-alone times replay the "
+                 "step's graphs, or call its splitting ops, back to back then synchronise"),
+    }
+
+
+def full_graph_breakdown(compiled: Any, args: tuple[Any, ...], wrapper: Any,
+                         steps: int) -> dict[str, Any]:
+    """CPU time per step in the FULL wrapper (and its one graph launch) versus Dynamo."""
+    import torch
+
+    from compile_lens.backend.full_graph import FullGraph
+
+    totals = {"wrapper": 0.0, "launches": 0.0}
+    original_call = FullGraph.__call__
+    timed_graphs = []
+
+    def timed_call(self: Any, *a: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return original_call(self, *a)
+        finally:
+            totals["wrapper"] += time.perf_counter() - start
+
+    for entry in wrapper.entries.values():
+        try:
+            entry.graph.replay = _Timer(entry.graph.replay, totals, "launches")
+            timed_graphs.append(entry.graph)
+        except AttributeError:
+            pass
+    FullGraph.__call__ = timed_call  # type: ignore[method-assign]
+    try:
+        step_time(compiled, args, 10)
+        totals.update(wrapper=0.0, launches=0.0)
+        cpu = 0.0
+        torch.cuda.synchronize()
+        for _ in range(steps):
+            start = time.perf_counter()
+            compiled(*args)
+            cpu += time.perf_counter() - start
+        torch.cuda.synchronize()
+    finally:
+        FullGraph.__call__ = original_call  # type: ignore[method-assign]
+        for g in timed_graphs:
+            del g.__dict__["replay"]
+    cpu_us = 1e6 * cpu / steps
+    return {"cpu_us_per_step": cpu_us, "full_wrapper_us": 1e6 * totals["wrapper"] / steps,
+            "of_which_graph_launch_us": 1e6 * totals["launches"] / steps,
+            "dynamo_us": cpu_us - 1e6 * totals["wrapper"] / steps}
+
+
+# -- one mode -----------------------------------------------------------------------------------
+def _release() -> None:
+    import torch
+
+    torch._dynamo.reset()
+    gc.collect()
+    torch.cuda.synchronize()
+    torch.cuda.empty_cache()
+
+
+def _capture_totals(record: Any) -> dict[str, Any]:
+    by_mode: dict[str, dict[str, Any]] = {}
+    for c in record.captures:
+        row = by_mode.setdefault(c.mode or "?", {"captures": 0, "seconds": 0.0,
+                                                 "warmup_seconds": 0.0, "capture_seconds": 0.0,
+                                                 "pool_growth_bytes": 0, "sizes": set()})
+        row["captures"] += 1
+        row["seconds"] += c.seconds
+        row["warmup_seconds"] += float(c.extra.get("warmup_seconds", 0.0))
+        row["capture_seconds"] += float(c.extra.get("capture_seconds", 0.0))
+        row["pool_growth_bytes"] += c.memory_bytes
+        row["sizes"].add(c.size)
+    for row in by_mode.values():
+        row["sizes"] = len(row["sizes"])
+    return by_mode
+
+
+def run_mode(mode: str, model: Any, cfg: argparse.Namespace, root: Path,
+             out: dict[str, Any]) -> None:
+    """Compile, capture every size, check outputs, time the batch-1 step (results into out)."""
+    import torch
+
+    import compile_lens
+    from compile_lens.backend import cudagraphs
+
+    sizes = list(cfg.sizes) if mode != "none" else []
+    decode = [s for s in sizes if s <= cfg.decode_max]
+    backend = compile_lens.piecewise(
+        splitting_ops=["bench_cg::attention"], cudagraph_sizes=sizes, cudagraph_mode=mode,
+        cudagraph_full_sizes=decode if mode == "full_and_piecewise" else None,
+        cache_dir=str(root / "artifacts"))
+    returned: list[Any] = []
+
+    def keep(gm: Any, example_inputs: Any) -> Any:
+        returned.append(backend(gm, example_inputs))
+        return returned[-1]
+
+    compiled = torch.compile(model, backend=keep)
+    largest = max(cfg.sizes)
+    out["sizes"] = len(sizes)
+    out["full_sizes"] = len(decode) if mode == "full_and_piecewise" else (
+        len(sizes) if mode == "full" else 0)
+    since = cudagraphs.capture_seq()
+    with torch.no_grad(), compile_lens.trace(factors=False, bytecode=False, progress=False) as t:
+        start = time.perf_counter()
+        compiled(*inputs(largest + 1, cfg.vocab, dynamic=True))  # compiles; above every size
+        torch.cuda.synchronize()
+        out["compile_s"] = time.perf_counter() - start
+        reserved0 = torch.cuda.memory_reserved()
+        start = time.perf_counter()
+        for n in sorted(sizes, reverse=True):
+            if n != 1:
+                compiled(*inputs(n, cfg.vocab))
+        torch.cuda.synchronize()
+        out["capture_wall_s"] = time.perf_counter() - start
+        start = time.perf_counter()
+        compiled(*inputs(1, cfg.vocab))  # Dynamo specialises 1: compiles a static graph
+        torch.cuda.synchronize()
+        out["batch1_compile_and_capture_s"] = time.perf_counter() - start
+        out["held_after_captures_bytes"] = torch.cuda.memory_reserved() - reserved0
+        cudagraphs.report_replays(since=since)
+    record = t.record
+    out["captures"] = _capture_totals(record)
+    out["capture_seconds_total"] = sum(c.seconds for c in record.captures)
+    out["pool_growth_bytes_total"] = sum(c.memory_bytes for c in record.captures)
+    out["fallbacks"] = [(f.submod, f.reason, f.calls) for f in record.cudagraph_fallbacks]
+    out["notes"] = record.run.notes[:10]
+    if cfg.trace_dir:
+        t.save(Path(cfg.trace_dir) / f"cudagraph_modes_{mode}.json")
+    with torch.no_grad():
+        diffs = {}
+        for n in (1, 3, 17, 200, largest, largest + 1):
+            args = inputs(n, cfg.vocab)
+            diffs[str(n)] = float((compiled(*args) - model(*args)).abs().max())
+        out["max_abs_diff_vs_eager"] = diffs
+        args1 = inputs(1, cfg.vocab)
+        out["step_us"] = median_step_us(compiled, args1, cfg.rounds, cfg.steps)
+        if mode in ("piecewise", "full_and_piecewise"):
+            out["traced_vs_untraced"] = traced_vs_untraced(compiled, args1, cfg.trace_rounds,
+                                                           cfg.steps)
+        batch1 = returned[-1]
+        if mode == "piecewise" and hasattr(batch1, "__self__"):
+            out["breakdown"] = piecewise_breakdown(compiled, args1, batch1.__self__, cfg.steps)
+        elif mode in ("full", "full_and_piecewise") and hasattr(batch1, "entries"):
+            out["breakdown"] = full_graph_breakdown(compiled, args1, batch1, cfg.steps)
+
+
+def _guarded(results: dict[str, Any], key: str, fn: Callable[[dict[str, Any]], None],
+             save: Callable[[], None]) -> None:
+    part: dict[str, Any] = results.setdefault(key, {})
+    start = time.perf_counter()
+    try:
+        fn(part)
+    except Exception as exc:  # record and go on: the other modes still run
+        part["error"] = f"{type(exc).__name__}: {exc}"[:2000]
+        part["traceback"] = traceback.format_exc()[-4000:]
+        sys.stderr.write(f"[{key}] failed: {part['error'][:300]}\n")
+    finally:
+        part["part_s"] = time.perf_counter() - start
+        _release()
+        save()
+
+
+def environment() -> dict[str, Any]:
+    import platform
+
+    import torch
+
+    props = torch.cuda.get_device_properties(0)
+    try:
+        import triton
+
+        triton_version = triton.__version__
+    except ImportError:
+        triton_version = None
+    return {"device": torch.cuda.get_device_name(), "sms": props.multi_processor_count,
+            "memory_gib": round(props.total_memory / 2**30, 1), "torch": torch.__version__,
+            "triton": triton_version, "cuda": torch.version.cuda,
+            "python": platform.python_version()}
+
+
+def ratios(r: dict[str, Any]) -> dict[str, Any]:
+    """The issue's goals from the step times (None where a part is missing)."""
+    def us(key: str) -> float | None:
+        value = r.get(key, {}).get("step_us")
+        return float(value) if isinstance(value, int | float) else None
+
+    ro, eager = us("reduce_overhead"), us("eager")
+    out: dict[str, Any] = {}
+    for mode, goal in (("full_and_piecewise", 1.15), ("piecewise", 1.5), ("full", None),
+                       ("none", None)):
+        mine = us(mode)
+        if mine is not None and ro:
+            out[f"{mode}_vs_reduce_overhead"] = {"ratio": mine / ro, "goal": goal}
+        if mine is not None and eager:
+            out[f"eager_vs_{mode}"] = {"ratio": eager / mine,
+                                       "goal": 5.0 if mode != "none" else None}
+    for mode in ("piecewise", "full_and_piecewise"):
+        tv = r.get(mode, {}).get("traced_vs_untraced")
+        if tv:
+            out[f"{mode}_traced_vs_untraced"] = {"ratio": tv["paired_ratio_median"],
+                                                 "goal": 1.005}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", required=True, help="the JSON file to write (or a folder)")
+    parser.add_argument("--quick", action="store_true", help="sizes up to 64, fewer rounds")
+    parser.add_argument("--layers", type=int, default=8)
+    parser.add_argument("--hidden", type=int, default=1024)
+    parser.add_argument("--heads", type=int, default=16)
+    parser.add_argument("--vocab", type=int, default=32000)
+    parser.add_argument("--decode-max", type=int, default=256,
+                        help="full_and_piecewise: sizes up to this are full decode graphs")
+    parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument("--trace-dir", help="save each mode's trace here")
+    cfg = parser.parse_args()
+    from compile_lens.backend.dispatch import VLLM_DEFAULT_CAPTURE_SIZES
+
+    cfg.sizes = [s for s in VLLM_DEFAULT_CAPTURE_SIZES if not cfg.quick or s <= 64]
+    cfg.rounds, cfg.steps = (5, 50) if cfg.quick else (11, 200)
+    cfg.trace_rounds = 5 if cfg.quick else 31
+    if cfg.quick:
+        cfg.decode_max = min(cfg.decode_max, 16)
+    out_path = Path(cfg.out)
+    if out_path.is_dir() or not out_path.suffix:
+        out_path = out_path / RESULT_NAME
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    if cfg.trace_dir:
+        Path(cfg.trace_dir).mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {"config": {k: v for k, v in vars(cfg).items()}}
+
+    def save() -> None:
+        results["ratios"] = ratios(results)
+        out_path.write_text(json.dumps(results, indent=1, default=str))
+
+    import os
+
+    with tempfile.TemporaryDirectory(prefix="cl_cg_modes_") as tmp:
+        root = Path(tmp)
+        os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(root / "inductor"))
+        os.environ.setdefault("TRITON_CACHE_DIR", str(root / "triton"))
+        import torch
+
+        results["env"] = environment()
+        model = build_model(cfg.layers, cfg.hidden, cfg.heads, cfg.vocab)
+        args1 = inputs(1, cfg.vocab)
+
+        def eager(part: dict[str, Any]) -> None:
+            with torch.no_grad():
+                part["step_us"] = median_step_us(model, args1, cfg.rounds, cfg.steps)
+
+        def reduce_overhead(part: dict[str, Any]) -> None:
+            compiled = torch.compile(model, mode="reduce-overhead")
+            with torch.no_grad():
+                start = time.perf_counter()
+                for _ in range(3):
+                    compiled(*args1)
+                torch.cuda.synchronize()
+                part["compile_and_warm_s"] = time.perf_counter() - start
+                part["step_us"] = median_step_us(compiled, args1, cfg.rounds, cfg.steps)
+                part["max_abs_diff_vs_eager"] = float((compiled(*args1) - model(*args1)).abs().max())
+
+        _guarded(results, "eager", eager, save)
+        for mode in cfg.modes.split(","):
+            _guarded(results, mode, lambda part, m=mode: run_mode(m, model, cfg, root, part), save)
+        _guarded(results, "reduce_overhead", reduce_overhead, save)
+    save()
+    print(json.dumps(results["ratios"], indent=1))
+
+
+if __name__ == "__main__":
+    main()
