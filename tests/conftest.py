@@ -35,6 +35,10 @@ def _isolated(monkeypatch: pytest.MonkeyPatch):
     handlers = logging.getLogger("torch.__trace").handlers
     assert not any(isinstance(h, StructuredTraceHandler) for h in handlers), (
         "a compile_lens handler is still attached to torch.__trace")
+    filters = [name for name, module in list(sys.modules.items())
+               if hasattr(getattr(module, "__dict__", {}).get("trace_structured"),
+                          "__compile_lens_payload_filter__")]
+    assert not filters, f"trace_structured is still wrapped in {filters[:3]}"
     assert "COMPILE_LENS_SESSION_DIR" not in os.environ
 
 
