@@ -2,6 +2,7 @@
 
     python benchmarks/bench_compile.py            # full: ~15-25 min on a 2-core CPU
     python benchmarks/bench_compile.py --quick    # smaller models, one repeat
+    python benchmarks/bench_compile.py --parts payloads [--quick] [--out FILE]   # issue 12
 
 Each measurement runs in a fresh subprocess with fresh Inductor and artifact caches (a true cold
 compile) unless it is the warm start, which reuses the cold run's caches. Traced and untraced runs
@@ -12,7 +13,9 @@ Markdown table for RESULTS.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -25,9 +28,8 @@ HERE = Path(__file__).parent
 
 def worker(spec: dict) -> dict:
     """Run one compile as ``spec`` says; return timings (executed in a subprocess)."""
-    import os
-
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = spec["inductor_dir"]
+    os.environ["TRITON_CACHE_DIR"] = spec["inductor_dir"] + "/triton"  # cold on GPUs too
     import torch
 
     import compile_lens
@@ -35,20 +37,29 @@ def worker(spec: dict) -> dict:
 
     if spec.get("caches_off"):
         torch._inductor.config.force_disable_caches = True
-    model = demo_model.build(layers=spec["layers"])
+    device = spec.get("device", "cpu")
+    model = demo_model.build(layers=spec["layers"], device=device)
     backend = compile_lens.piecewise(compile_sizes=spec["sizes"], dedup=spec.get("dedup", True),
                                      cache_dir=spec["artifact_dir"])
     compiled = torch.compile(model, backend=backend)
-    inputs = demo_model.example_inputs(8)
+    inputs = demo_model.example_inputs(8, device=device)
     out: dict = {}
-    with torch.no_grad():
-        start = time.perf_counter()
-        if spec["traced"]:
-            with compile_lens.trace() as t:
+    timer = PayloadTimer() if spec.get("payload_cost") else None
+    with contextlib.ExitStack() as stack:
+        if timer is not None:  # outermost: trace()'s payload filter, if on, wraps this timer
+            from compile_lens.instrument import payloads
+
+            stack.enter_context(payloads.intercepted(timer.wrap))
+        with torch.no_grad():
+            start = time.perf_counter()
+            if spec["traced"]:
+                with compile_lens.trace(payloads=spec.get("payloads", "read")) as t:
+                    compiled(*inputs)
+            else:
                 compiled(*inputs)
-        else:
-            compiled(*inputs)
-        out["compile_s"] = time.perf_counter() - start
+            out["compile_s"] = time.perf_counter() - start
+    if timer is not None:
+        out["payload_cost"] = timer.rows()
     out["untraced_key_seconds"] = backend.key_seconds
     if spec["traced"]:
         record = t.record
@@ -56,7 +67,56 @@ def worker(spec: dict) -> dict:
         out["overhead_breakdown"] = record.run.overhead_breakdown
         out["key_seconds"] = [c.key_seconds for c in record.compiles if c.outcome == "compiled"]
         out["outcomes"] = t.summary().outcomes
+        out["payloads_not_built"] = record.run.extra.get("payloads_not_built", {})
     return out
+
+
+class PayloadTimer:
+    """Per structured-trace event name: calls, seconds inside ``trace_structured`` (metadata,
+    context, payload, md5, every handler's ``emit``), seconds in ``payload_fn`` alone, and payload
+    characters. Installed around ``trace()``, so with ``payloads="read"`` a payload the filter
+    skips costs nothing here either."""
+
+    def __init__(self) -> None:
+        self.table: dict[str, list[float]] = {}
+
+    def wrap(self, original):  # type: ignore[no-untyped-def]
+        def trace_structured(name, *args, **kwargs):  # type: ignore[no-untyped-def]
+            key = name
+            if name == "artifact":
+                metadata_fn = args[0] if args else kwargs.get("metadata_fn", dict)
+                metadata = metadata_fn()
+                if args:
+                    args = (lambda: metadata, *args[1:])
+                else:
+                    kwargs["metadata_fn"] = lambda: metadata
+                key = f"artifact:{metadata.get('name', '')}" if isinstance(metadata, dict) else name
+            row = self.table.setdefault(key, [0, 0.0, 0.0, 0])
+            payload_fn = kwargs.get("payload_fn")
+            if payload_fn is not None:
+                def timed_payload():  # type: ignore[no-untyped-def]
+                    start = time.perf_counter()
+                    try:
+                        body = payload_fn()
+                    finally:
+                        row[2] += time.perf_counter() - start
+                    row[3] += len(body) if isinstance(body, str) else 0
+                    return body
+
+                kwargs["payload_fn"] = timed_payload
+            start = time.perf_counter()
+            try:
+                return original(name, *args, **kwargs)
+            finally:
+                row[0] += 1
+                row[1] += time.perf_counter() - start
+
+        return trace_structured
+
+    def rows(self) -> dict[str, dict]:
+        return {k: {"n": int(n), "call_s": round(call, 6), "payload_fn_s": round(fn, 6),
+                    "chars": int(chars)}
+                for k, (n, call, fn, chars) in sorted(self.table.items())}
 
 
 def keycost_worker(spec: dict) -> dict:
@@ -69,7 +129,6 @@ def keycost_worker(spec: dict) -> dict:
     """
     import copy
     import gc
-    import os
 
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = spec["inductor_dir"]
     import torch
@@ -163,6 +222,91 @@ def bench_overhead(tmp: Path, layers: int, repeats: int) -> dict:
             "tracer_self_pct_median": statistics.median(self_pct), "runs": rows}
 
 
+def bench_payloads(tmp: Path, layers: int, repeats: int, device: str = "cpu") -> dict:
+    """Issue 12: the tracer's self-time with ``payloads="read"`` vs ``"all"``, cold and warm, and
+    what each structured-trace payload costs, all in one run.
+
+    Per repeat: two cold compiles (fresh caches each, the two modes in alternating order), then
+    two warm compiles (a new process on the second cold run's caches, again both modes). Every
+    run is traced, with ``PayloadTimer`` around the block.
+    """
+    runs: list[dict] = []
+    for i in range(repeats):
+        order = ("read", "all") if i % 2 == 0 else ("all", "read")
+        base = {"layers": layers, "sizes": [1, 4], "traced": True, "payload_cost": True,
+                "device": device}
+        row: dict = {}
+        for mode in order:
+            row[f"cold_{mode}"] = run({**base, **fresh(tmp, f"p{i}{mode}"), "payloads": mode})
+        warm_dirs = fresh(tmp, f"p{i}{order[1]}")
+        for mode in order:
+            row[f"warm_{mode}"] = run({**base, **warm_dirs, "payloads": mode})
+        runs.append(row)
+    out: dict = {"layers": layers, "repeats": repeats, "device": device, "runs": runs}
+    for phase in ("cold", "warm"):
+        for mode in ("read", "all"):
+            rs = [r[f"{phase}_{mode}"] for r in runs]
+            out[f"{phase}_{mode}"] = {
+                "wall_s_median": statistics.median(r["compile_s"] for r in rs),
+                "self_s_median": statistics.median(r["tracer_overhead_s"] for r in rs),
+                "self_pct_median": statistics.median(
+                    100 * r["tracer_overhead_s"] / r["compile_s"] for r in rs),
+                "torch_payloads_s_median": statistics.median(
+                    r["overhead_breakdown"].get("torch_payloads", 0.0) for r in rs)}
+        out[f"{phase}_self_ratio_read_over_all"] = statistics.median(
+            r[f"{phase}_read"]["tracer_overhead_s"] / r[f"{phase}_all"]["tracer_overhead_s"]
+            for r in runs)
+    out["per_artifact"] = per_artifact(runs)
+    return out
+
+
+def per_artifact(runs: list[dict]) -> list[dict]:
+    """Per event name, median over the cold runs of its cost with ``"all"`` and with ``"read"``,
+    most expensive first."""
+    names = sorted({name for r in runs for name in r["cold_all"]["payload_cost"]})
+    rows = []
+    for name in names:
+        row: dict = {"name": name}
+        for mode in ("all", "read"):
+            costs = [r[f"cold_{mode}"]["payload_cost"].get(name) for r in runs]
+            costs = [c for c in costs if c]
+            if costs:
+                row[f"{mode}_n"] = statistics.median(c["n"] for c in costs)
+                row[f"{mode}_call_ms"] = 1000 * statistics.median(c["call_s"] for c in costs)
+                row[f"{mode}_payload_fn_ms"] = 1000 * statistics.median(
+                    c["payload_fn_s"] for c in costs)
+                row[f"{mode}_chars"] = statistics.median(c["chars"] for c in costs)
+        row["built"] = not any(name in r["cold_read"].get("payloads_not_built", {}) for r in runs)
+        rows.append(row)
+    return sorted(rows, key=lambda r: -r.get("all_call_ms", 0.0))
+
+
+def payloads_markdown(p: dict) -> str:
+    """RESULTS.md rows of the payload part."""
+    lines = ["| measure | `payloads=\"read\"` (default) | `payloads=\"all\"` | goal |",
+             "|---|---|---|---|"]
+    for phase, goal in (("cold", "≤ 1 %"), ("warm", "≤ 5 %")):
+        r, a = p[f"{phase}_read"], p[f"{phase}_all"]
+        lines.append(
+            f"| tracer self-time, {phase} compile ({p['layers']} layers, median of {p['repeats']}) "
+            f"| **{r['self_pct_median']:.2f} %** ({r['self_s_median']:.3f} s of "
+            f"{r['wall_s_median']:.1f} s; torch payloads {r['torch_payloads_s_median']:.3f} s) "
+            f"| {a['self_pct_median']:.2f} % ({a['self_s_median']:.3f} s of {a['wall_s_median']:.1f}"
+            f" s; torch payloads {a['torch_payloads_s_median']:.3f} s) | {goal} |")
+        lines.append(f"| self-time read/all, {phase} (paired, median) "
+                     f"| {p[f'{phase}_self_ratio_read_over_all']:.2f} | 1 | – |")
+    lines += ["", "| event (cold, median per compile) | n | in `trace_structured` ms (all) "
+              "| of it `payload_fn` ms | payload chars | built with `\"read\"` |",
+              "|---|---|---|---|---|---|"]
+    for row in p["per_artifact"]:
+        if row.get("all_call_ms", 0.0) < 0.5:
+            continue
+        lines.append(f"| `{row['name']}` | {row.get('all_n', 0):g} | {row.get('all_call_ms', 0):.1f} "
+                     f"| {row.get('all_payload_fn_ms', 0):.1f} | {row.get('all_chars', 0):,.0f} "
+                     f"| {'yes' if row['built'] else 'no'} |")
+    return "\n".join(lines)
+
+
 def bench_dedup(tmp: Path, layers: int) -> dict:
     """Dedup on vs off, with Inductor's own caches on (duplicates then hit Inductor's AOT cache)
     and off (every duplicate is a real compile: the cost dedup exists to avoid)."""
@@ -194,16 +338,34 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--parts", default="overhead,dedup,warm",
                         help="comma-separated subset of overhead,dedup,warm (results merge into "
-                             "benchmarks/results/compile.json); or keycost alone (issue 12)")
+                             "benchmarks/results/compile.json); or keycost alone, or payloads "
+                             "alone (issue 12)")
+    parser.add_argument("--out", help="the JSON file to merge results into "
+                                      "(default benchmarks/results/compile.json)")
+    parser.add_argument("--device", default="cpu", help="payloads part: cpu or cuda")
+    parser.add_argument("--repeats", type=int, help="payloads part: repeats (default 3, quick 1)")
+    parser.add_argument("--layers", type=int, help="payloads part: demo model layers")
     args = parser.parse_args()
     if args.worker:
         spec = json.loads(args.worker)
         print(json.dumps((keycost_worker if spec.get("keycost") else worker)(spec)))
         return
     layers, dedup_layers, repeats = (2, 6, 1) if args.quick else (4, 16, 3)
-    out = HERE / "results" / "compile.json"
+    out = Path(args.out) if args.out else HERE / "results" / "compile.json"
     results = json.loads(out.read_text()) if out.exists() else {}
     parts = set(args.parts.split(","))
+    if parts == {"payloads"}:  # issue 12: payload cost and self-time, results under "payloads"
+        import torch
+
+        with tempfile.TemporaryDirectory(prefix="cl_bench_") as tmp_name:
+            p = results["payloads"] = bench_payloads(
+                Path(tmp_name), args.layers or layers, args.repeats or repeats, args.device)
+        p["env"] = {"torch": torch.__version__, "python": sys.version.split()[0],
+                    "cpus": os.cpu_count(), "load_avg": os.getloadavg()}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=1))
+        print(payloads_markdown(p))
+        return
     if parts == {"keycost"}:  # issue 12: key cost only, results under "keycost"
         with tempfile.TemporaryDirectory(prefix="cl_bench_") as tmp_name:
             k = results["keycost"] = bench_keycost(Path(tmp_name), layers, repeats)
