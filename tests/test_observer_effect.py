@@ -49,3 +49,29 @@ def test_same_dedup_and_compile_decisions(demo_traced, demo_untraced):
     untraced = {key: submod for key, (_, submod) in demo_untraced.backend._by_key.items()}
     traced = {key: submod for key, (_, submod) in demo_traced.backend._by_key.items()}
     assert traced == untraced
+
+
+def test_the_comparisons_ran_with_unread_records_skipped(demo_traced):
+    """The traced run above had the payload filter on (issue 12): the equal outputs, keys, cache
+    entries and decisions hold with torch not building the records the trace does not read."""
+    record = demo_traced.trace.record
+    assert record.run.options["payloads"] == "read"
+    skipped = record.run.extra["payloads_not_built"]
+    assert {"dynamo_cpp_guards_str", "artifact:fx_graph_runnable", "chromium_event"} <= set(skipped)
+
+
+def test_a_traced_warm_start_hits_the_untraced_runs_caches(demo_untraced, tmp_path):
+    """Cache hits with the payload filter on: a traced warm start over (a copy of) the untraced
+    run's caches loads every piece and gives the same outputs."""
+    import shutil
+
+    import _runs
+
+    root = tmp_path / "warm"
+    shutil.copytree(demo_untraced.root, root)
+    warm = _runs.run_demo_model(root, traced=True)
+    summary = warm.trace.summary().outcomes
+    assert summary["compiled"] == 0 and summary["loaded"] > 0, summary
+    assert warm.trace.record.run.extra["payloads_not_built"]
+    for n, out in demo_untraced.outputs.items():
+        assert torch.equal(out, warm.outputs[n])
