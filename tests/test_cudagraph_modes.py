@@ -60,8 +60,11 @@ def test_settings_keep_the_old_default_and_name_vllms_modes():
     (("piecewise", [0, 2]), "must be positive"),
 ])
 def test_bad_settings_are_one_clear_error(args, message):
-    with pytest.raises(CudaGraphModeError, match=message.replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(CudaGraphModeError, match=message.replace("[", r"\[").replace("]", r"\]")
+                       ) as caught:
         settings(*args)
+    assert isinstance(caught.value, compile_lens.CompileLensError)
+    assert "\n" not in str(caught.value)
 
 
 def test_dispatch_pads_to_the_next_size_in_that_sizes_mode():
@@ -286,6 +289,35 @@ def test_none_mode_captures_nothing_and_says_so():
     assert run.record.captures == []
     assert run.wrappers == []
     assert run.record.run.extra["cudagraphs"]["cudagraph_mode"] == NONE
+
+
+def test_steps_of_a_graph_compiled_outside_a_block_send_no_event_inside_it():
+    """Counters only: replays and fallbacks cost an integer, never an event per step."""
+    import logging
+
+    from compile_lens.instrument.structured_log import TRACE_LOGGER, StructuredTraceHandler
+
+    torch._dynamo.reset()
+    backend = EagerModes(cudagraph_sizes=SIZES, cudagraph_mode="full_and_piecewise",
+                         cudagraph_full_sizes=[2], use_artifact_cache=False)
+    backend.graph_context = EagerReplayContext()
+    compiled = torch.compile(demo_model.build(layers=1), backend=backend)
+    sizes = (2, 3, 8, 9)  # a full graph, two piecewise ones, one call above the largest
+    with torch.no_grad():
+        compiled(*demo_model.example_inputs(8))
+        for n in sizes:
+            compiled(*demo_model.example_inputs(n, mark_dynamic=False))
+        with compile_lens.trace(strict=True, factors=False, bytecode=False) as t:
+            handler = next(h for h in logging.getLogger(TRACE_LOGGER).handlers
+                           if isinstance(h, StructuredTraceHandler))
+            before = handler.count
+            for _ in range(5):
+                for n in sizes:
+                    compiled(*demo_model.example_inputs(n, mark_dynamic=False))
+            during = handler.count - before
+    torch._dynamo.reset()
+    assert during == 0
+    assert t.record.captures == [] and t.record.cudagraph_fallbacks == []
 
 
 @pytest.mark.parametrize("mode", ["full", "full_and_piecewise"])

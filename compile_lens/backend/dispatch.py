@@ -21,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from compile_lens.errors import CompileLensError
+
 NONE, PIECEWISE, FULL = "NONE", "PIECEWISE", "FULL"
 FULL_AND_PIECEWISE = "FULL_AND_PIECEWISE"
 MODES = {"none": NONE, "piecewise": PIECEWISE, "full": FULL,
@@ -28,7 +30,7 @@ MODES = {"none": NONE, "piecewise": PIECEWISE, "full": FULL,
 """``cudagraph_mode`` argument → vLLM's mode name (the name traces record)."""
 
 
-class CudaGraphModeError(ValueError):
+class CudaGraphModeError(CompileLensError, ValueError):
     """A ``cudagraph_mode`` that cannot be honoured: a bad argument, or a FULL graph that would
     have to capture an op that CUDA graphs cannot capture."""
 
