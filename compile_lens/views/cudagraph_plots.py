@@ -128,3 +128,35 @@ def _waste(rows: list[GraphRow]) -> float | None:
     padded = [r.padded_tokens for r in rows if r.padded_tokens is not None]
     slots = sum(r.replays * r.size for r in rows if r.padded_tokens is not None)
     return round(100 * sum(padded) / slots, 2) if padded and slots else None
+
+
+def memory_figure(record: TraceRecord, data: CudaGraphs | None = None) -> Spec:
+    """Where the capture memory went, one bar per process: pool growth per mode, memory reserved
+    over warm-up and capture beyond the pool (static input buffers, warm-up; embedded backend),
+    and what the run's own figure (vLLM's "took X GiB") holds beyond all of ours."""
+    data = cudagraphs(record) if data is None else data
+    bars = [(label(f"{s.source} {s.process}".strip()), s) for s in data.settings] or [
+        ("this trace", None)]
+    segments: dict[str, list[float]] = {}
+    colors: dict[str, str] = {}
+    for i, (_, s) in enumerate(bars):
+        rows = [r for r in data.rows if s is None or len(bars) == 1 or r.process == s.process]
+        parts = [(f"{label(m)} pool growth", _color(m), sum(r.pool_bytes for r in rows
+                                                           if r.mode == m))
+                 for m in sorted({r.mode for r in rows}, key=mode_rank)]
+        parts.append(("warm-up and static inputs", "#d4a72c", sum(
+            (r.reserved_bytes or 0) - r.pool_bytes for r in rows if r.reserved_bytes)))
+        if s is not None and s.unaccounted_bytes is not None:
+            parts.append(("outside the captures (the run's own figure)", "#afb8c1",
+                          max(s.unaccounted_bytes, 0)))
+        for name, color, value in parts:
+            segments.setdefault(name, [0.0] * len(bars))[i] = round(value / MIB, 3)
+            colors[name] = color
+    y = [b[0] for b in bars]
+    traces = [{"type": "bar", "orientation": "h", "name": name, "y": y, "x": values,
+               "marker": {"color": colors[name]},
+               "hovertemplate": "%{fullData.name}: %{x:.2f} MiB<extra></extra>"}
+              for name, values in segments.items() if any(values)]
+    return {"data": traces, "layout": _layout(
+        "Where the capture memory went (MiB)", barmode="stack", height=170 + 40 * len(bars),
+        legend={"orientation": "h", "y": -0.25, "traceorder": "normal"})}

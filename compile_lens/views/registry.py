@@ -188,12 +188,14 @@ def _lowering_figures(record: TraceRecord) -> list[tuple[Spec, str]]:
 
 
 def _capture_figures(record: TraceRecord) -> list[tuple[Spec, str]]:
-    """Capture cost per size and mode, dispatch (when anything ran), seconds per piece."""
+    """Capture cost per size and mode, where the memory went, dispatch (when anything ran),
+    seconds per piece."""
     from compile_lens.analysis.cudagraphs import cudagraphs
     from compile_lens.views import cudagraph_plots, plots
 
     data = cudagraphs(record)
-    out = [(cudagraph_plots.capture_figure(record, data), "cg")] if data.rows else []
+    out = [(cudagraph_plots.capture_figure(record, data), "cg"),
+           (cudagraph_plots.memory_figure(record, data), "cm")] if data.rows else []
     if data.replays or data.fallbacks:
         out.append((cudagraph_plots.dispatch_figure(record, data), "cd"))
     if record.captures:

@@ -1,5 +1,5 @@
 """The CUDA-graphs section of the report in a real headless Chromium (issue 15): vLLM's H100
-trace draws its three plots and tables offline; hostile names from an embedded run show as text,
+trace draws its four plots and tables offline; hostile names from an embedded run show as text,
 never as links or scripts."""
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ def test_vllm_section_draws_its_plots_and_tables(browser: Any, vllm_report: Path
     section = page.locator(SECTION)
     section.locator(".plotly-graph-div .main-svg").first.wait_for()
     plots = section.locator(".cl-plot .plotly-graph-div")
-    assert plots.count() == 3
-    for i in range(3):
+    assert plots.count() == 4
+    for i in range(4):
         assert plots.nth(i).locator(".main-svg").count() > 0, f"plot {i} did not draw"
     bars = section.locator(".cl-plot").first.locator("g.point")
     assert bars.count() >= 2 * 51, "a capture bar per size and mode"

@@ -51,7 +51,8 @@ def test_section_html_escapes_every_string_from_the_trace() -> None:
 
 def test_plot_labels_carry_no_pseudo_html() -> None:
     record = _hostile()
-    for spec in (cudagraph_plots.capture_figure(record), cudagraph_plots.dispatch_figure(record)):
+    for spec in (cudagraph_plots.capture_figure(record), cudagraph_plots.dispatch_figure(record),
+                 cudagraph_plots.memory_figure(record)):
         texts = _strings(spec["data"]) + _strings(spec["layout"])
         assert any("click" in t for t in texts)
         tagged = [t for t in texts if "click" in t and "<" in t]

@@ -171,7 +171,7 @@ def test_figures_are_valid_plotly_with_one_bar_group_per_mode(vllm: Any, embedde
 def test_section_everywhere_the_other_views_go(vllm: Any, embedded: Any) -> None:
     sections = dict(report.build_sections(vllm.record))
     body = sections["CUDA graphs"]
-    assert body.count("plotly-graph-div") == 3, "capture cost, dispatch, seconds per piece"
+    assert body.count("plotly-graph-div") == 4, "capture cost, memory, dispatch, per piece"
     assert "Per mode and size" in body
     notebook = dict(trace_sections(embedded))["CUDA graphs"]
     assert "plotly" not in notebook and "t.cudagraphs" in notebook
@@ -190,8 +190,9 @@ def test_explorer_tab_holds_the_figures_and_the_tables(embedded: Any) -> None:
     assert "static_input_moved" in html.value
     titles = [o["data"]["application/vnd.plotly.v1+json"]["layout"]["title"]["text"]
               for o in figs.outputs]
-    assert titles[0].startswith("CUDA-graph capture cost") and titles[1].startswith(
-        "CUDA-graph dispatch")
+    assert [t.split(":")[0].split(" (")[0] for t in titles] == [
+        "CUDA-graph capture cost per size and mode", "Where the capture memory went",
+        "CUDA-graph dispatch", "CUDA-graph captures"]
 
 
 def test_settings_alone_make_the_section_and_nothing_makes_a_note() -> None:
@@ -239,3 +240,18 @@ def test_a_call_every_piece_ran_without_a_graph_counts_once(embedded: Any) -> No
     (f,) = data.fallbacks
     assert (f.calls, f.tokens, f.submod) == (4, 38, "submod_0, submod_2, submod_4")
     assert data.fallback_calls == 4
+
+
+def test_memory_figure_adds_up_to_vllms_own_figure(vllm: Any, embedded: Any) -> None:
+    spec = cudagraph_plots.memory_figure(vllm.record)
+    plots.to_figure(spec)
+    parts = {t["name"]: t["x"][0] for t in spec["data"]}
+    assert parts == {"FULL pool growth": 34.0, "PIECEWISE pool growth": 2.0,
+                     "outside the captures (the run's own figure)": 100.0}
+    gib = next(iter(vllm.record.run.extra["vllm_cudagraphs"].values()))["vllm_gib"]
+    assert sum(parts.values()) == pytest.approx(gib * 1024)
+    spec = cudagraph_plots.memory_figure(embedded)
+    parts = {t["name"]: t["x"][0] for t in spec["data"]}
+    # each capture reserved its pool growth plus a 4 KiB static input buffer
+    assert parts["warm-up and static inputs"] == pytest.approx(6 * 4096 / MIB, abs=1e-3)
+    assert parts["FULL pool growth"] == 8.0 and parts["PIECEWISE pool growth"] == 2.0
