@@ -127,15 +127,16 @@ def mode_table(data: CudaGraphs) -> str:
                   "held after MiB", "calls", "real tokens", "padded tokens", "padding"], rows)
 
 
-def dispatch_rows(data: CudaGraphs) -> list[list[Any]]:
+def dispatch_rows(data: CudaGraphs, *, graphs: bool = False) -> list[list[Any]]:
     """``--cudagraph-metrics``' table: padded size, mode, calls (most first), with the mean real
-    tokens and padding per call where recorded; calls without a graph last, with the reason."""
+    tokens and padding per call where recorded; calls without a graph last, with the reason.
+    ``graphs``: each row starts with its graph (a trace of several graphs or ranks)."""
     ran = sorted((r for r in data.rows if r.replays),
                  key=lambda r: (-r.replays, r.mode, r.size, r.graph_id))
-    rows = [[r.mode, r.size, r.replays, _per_call(r.tokens, r.replays),
+    rows = [[r.graph_id] * graphs + [r.mode, r.size, r.replays, _per_call(r.tokens, r.replays),
              _per_call(r.padded_tokens, r.replays), _pct(r.waste), ""] for r in ran]
-    rows += [[NO_GRAPH, "", f.calls, _per_call(f.tokens, f.calls), "", "", _reason(f)]
-             for f in data.fallbacks]
+    rows += [[f.graph_id] * graphs + [NO_GRAPH, "", f.calls, _per_call(f.tokens, f.calls), "",
+                                      "", _reason(f)] for f in data.fallbacks]
     return rows
 
 
@@ -184,12 +185,14 @@ def section(record: TraceRecord, limits: Limits = REPORT, *, notebook: bool = Fa
     parts += ["<h3>Settings</h3>", settings_table(data)]
     if data.modes:
         parts += ["<h3>Per mode</h3>", mode_table(data)]
-    dispatch, cut = cut_rows(dispatch_rows(data), limits.rows, "dispatch rows")
+    several = len({r.graph_id for r in data.rows} | {f.graph_id for f in data.fallbacks}) > 1
+    dispatch, cut = cut_rows(dispatch_rows(data, graphs=several), limits.rows, "dispatch rows")
     if dispatch:
         parts += ["<h3>Dispatch (what vLLM's --cudagraph-metrics counts)</h3>",
                   (hint(cut) if cut else "") + table(
-                      ["mode", "padded size", "calls", "real tokens / call", "padding / call",
-                       "padding", "no graph: why"], dispatch, sortable=False)]
+                      ["graph"] * several + [
+                          "mode", "padded size", "calls", "real tokens / call", "padding / call",
+                          "padding", "no graph: why"], dispatch, sortable=False)]
     else:
         parts.append(hint("no graph ran inside the trace (no replays recorded)"))
     if notebook:

@@ -255,3 +255,13 @@ def test_memory_figure_adds_up_to_vllms_own_figure(vllm: Any, embedded: Any) -> 
     # each capture reserved its pool growth plus a 4 KiB static input buffer
     assert parts["warm-up and static inputs"] == pytest.approx(6 * 4096 / MIB, abs=1e-3)
     assert parts["FULL pool growth"] == 8.0 and parts["PIECEWISE pool growth"] == 2.0
+
+
+def test_a_trace_of_several_graphs_names_the_graph_of_each_dispatch_row(h100: Any) -> None:
+    data = cudagraphs(h100.record)
+    assert {r.graph_id for r in data.rows} == {"g0", "g1"}  # g1: Dynamo's one-token graph
+    rows = dispatch_rows(data, graphs=True)
+    assert ["g1", "PIECEWISE", 1, 4] == rows[0][:4]
+    html = section(h100.record)
+    dispatch = html.split("Dispatch")[1].split("</table>")[0]
+    assert "<th>graph</th>" in dispatch and "<td>g1</td>" in dispatch
