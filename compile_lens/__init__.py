@@ -81,6 +81,7 @@ def piecewise(
     cudagraph_sizes: Sequence[int] = (),
     cudagraph_mode: Literal["none", "piecewise", "full", "full_and_piecewise"] | None = None,
     cudagraph_full_sizes: Sequence[int] | None = None,
+    parallel: bool | int | None = None,
 ) -> PiecewiseBackend:
     """The embedded piecewise backend: ``torch.compile(m, backend=compile_lens.piecewise(...))``.
 
@@ -100,6 +101,10 @@ def piecewise(
             whole graph, splitting ops included, per size), ``"full_and_piecewise"`` (full
             graphs at ``cudagraph_full_sizes``, piecewise at the other sizes), ``"none"``.
         cudagraph_full_sizes: the decode sizes of ``"full_and_piecewise"`` (full graphs).
+        parallel: compile the unique pieces concurrently in worker processes: ``None`` (the
+            default) where there are 3+ CPU cores, ``True`` always, ``False`` never, or a
+            number of worker processes. Off, or serial with a note saying why, without an
+            artifact cache, with ``dedup=False`` or under ``trace(cross_check=True)``.
     """
     from compile_lens.backend.piecewise import PiecewiseBackend
 
@@ -108,10 +113,10 @@ def piecewise(
     if splitting_ops is None:
         return PiecewiseBackend(compile_sizes=compile_sizes, dedup=dedup, cache_dir=cache_dir,
                                 use_artifact_cache=use_artifact_cache,
-                                inductor_config=inductor_config, **graphs)
+                                inductor_config=inductor_config, parallel=parallel, **graphs)
     return PiecewiseBackend(splitting_ops=splitting_ops, compile_sizes=compile_sizes, dedup=dedup,
                             cache_dir=cache_dir, use_artifact_cache=use_artifact_cache,
-                            inductor_config=inductor_config, **graphs)
+                            inductor_config=inductor_config, parallel=parallel, **graphs)
 
 
 def diff(a: DiffInput, b: DiffInput, *, redact: bool = True) -> Diff:

@@ -31,6 +31,7 @@ compile is reported as a ``worker_compile`` event (a span on the trace timeline)
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
@@ -40,7 +41,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -74,6 +75,7 @@ class WorkerResult:
     legacy_lines: list[str] = field(default_factory=list)
     cache_hit: bool = False
     error: str = ""
+    events: list[tuple[str, Any, str | None]] = field(default_factory=list)
 
 
 @dataclass
@@ -134,6 +136,9 @@ def serial_reason(backend: PiecewiseBackend) -> str:
         return "no artifact cache (the workers hand their artifacts back through it)"
     if not backend.dedup:
         return "dedup=False (the jobs are the unique keys)"
+    if _overrides(backend, "_compile_artifact"):
+        return (f"{type(backend).__name__} compiles pieces its own way (_compile_artifact "
+                f"overridden), which a worker process would not")
     if setting is None and usable_cores() <= 2:
         return (f"{usable_cores()} CPU core(s) (needs 3 or more; parallel=True or a number of "
                 f"workers forces it)")
@@ -141,6 +146,12 @@ def serial_reason(backend: PiecewiseBackend) -> str:
     if missing:
         return missing
     return ""
+
+
+def _overrides(backend: PiecewiseBackend, name: str) -> bool:
+    from compile_lens.backend.piecewise import PiecewiseBackend
+
+    return getattr(type(backend), name) is not getattr(PiecewiseBackend, name)
 
 
 def worker_count(backend: PiecewiseBackend, jobs: int) -> int:
@@ -181,8 +192,7 @@ def unsendable(gm: torch.fx.GraphModule) -> str:
             continue
         target = node.target
         if isinstance(target, torch._ops.OpOverload | torch._ops.OpOverloadPacket):
-            namespace = str(getattr(target, "namespace", "") or
-                            str(target.name()).split("::", 1)[0])
+            namespace = str(target).split(".", 1)[0]  # "ns.op" or "ns.op.overload"
             if namespace not in _BUILTIN_NAMESPACES:
                 return f"it calls the custom op {target} (a worker process cannot import it)"
             continue
@@ -269,11 +279,14 @@ def _run_parallel(backend: PiecewiseBackend, graph_key: str, jobs: list[SizeJob]
         results = pool.wait()
     finally:
         pool.close()
+        backend.worker_pids.extend(pool.pids)
     for job in remote:
         result = results.get(id(job))
         if job.prepared is None or result is None:
             continue
         job.prepared.worker = result
+        if not result.start:
+            continue
         _events.emit(_events.WORKER_COMPILE, {
             "graph_key": graph_key, "submod": job.item.submod, "size": job.size,
             "pid": result.pid, "start": result.start, "end": result.end,
@@ -288,8 +301,23 @@ def adopt(result: Any, worker: WorkerResult) -> None:
     result.legacy.key, result.legacy.lines = worker.legacy_key, list(worker.legacy_lines)
     result.legacy.calls = 1 if worker.legacy_key else 0
     result.notes.append(
-        f"compiled in worker process {worker.pid} in {worker.end - worker.start:.2f} s, "
+        f"compiled in worker process {worker.pid} in {worker.end - worker.start:.2f} s and "
         f"loaded here from the artifact cache")
+    replay(worker.events)
+
+
+def replay(events: list[tuple[str, Any, str | None]]) -> None:
+    """Re-emit a worker compile's structured-trace events here, inside the piece's scope.
+
+    The trace then reads that compile's passes, cache answers and output code as if it had run
+    in this process (chromium timings keep the worker's own timestamps). Nothing is built when
+    no handler listens (an untraced run sends no events).
+    """
+    from torch._logging import trace_structured
+
+    for name, metadata, payload in events:
+        trace_structured(name, metadata_fn=lambda m=metadata: m,
+                         payload_fn=lambda p=payload: p, expect_trace_id=False)
 
 
 def _compile_here(backend: PiecewiseBackend, graph_key: str, job: SizeJob) -> None:
@@ -387,6 +415,7 @@ def _job_context(backend: PiecewiseBackend) -> dict[str, Any]:
         "deterministic": torch.are_deterministic_algorithms_enabled(),
         "deterministic_warn_only": torch.is_deterministic_algorithms_warn_only_enabled(),
         "factor_lines": logging.getLogger(_AOT_LOGGER).isEnabledFor(logging.DEBUG),
+        "record_events": _session.current() is not None,
     }
     for name, module in (("inductor", "torch._inductor.config"),
                          ("functorch", "torch._functorch.config")):
@@ -432,6 +461,7 @@ class WorkerPool:
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._results: dict[int, WorkerResult] = {}
+        self._taken = 0
 
     def start(self, jobs: list[SizeJob]) -> None:
         self._queue = list(jobs)
@@ -449,13 +479,22 @@ class WorkerPool:
             thread.start()
 
     def steal(self) -> SizeJob | None:
-        """The last queued job for this process to compile, or ``None`` when none is left."""
+        """The last queued job for this process to compile, or ``None`` when none is left.
+
+        The first job is kept for the workers until one of them has taken a job: otherwise a
+        slow worker start would leave everything to this process, and a job to wait for.
+        """
         with self._lock:
-            return self._queue.pop() if self._queue else None
+            if len(self._queue) > (0 if self._taken else 1):
+                return self._queue.pop()
+            return None
 
     def _take(self) -> SizeJob | None:
         with self._lock:
-            return self._queue.pop(0) if self._queue else None
+            if not self._queue:
+                return None
+            self._taken += 1
+            return self._queue.pop(0)
 
     def _feed(self, process: subprocess.Popen[bytes]) -> None:
         """Runs in a thread: hand jobs to one worker until the queue is empty or it fails."""
@@ -482,6 +521,10 @@ class WorkerPool:
         """Wait until every worker has finished its last job; results by ``id(job)``."""
         for thread in self._threads:
             thread.join()
+        with self._lock:
+            left, self._queue = self._queue, []
+        for job in left:  # every worker failed before taking it: the parent compiles it later
+            self._results[id(job)] = WorkerResult(error="no worker process took it (none started)")
         return dict(self._results)
 
     def close(self) -> None:
@@ -532,8 +575,8 @@ def _compile_job(context: dict[str, Any], payload: bytes) -> dict[str, Any]:
         gm = _rebuild(gm, job["lazy"], job["order"])
         torch.set_grad_enabled(job["grad"])
         hits = int(counters["aot_autograd"]["autograd_cache_hit"])
-        with (inductor_config.patch(context.get("inductor_patch") or {}), mode,
-              enable_python_dispatcher(), keys.capture_legacy_key() as legacy):
+        with (_recorded(context, out), inductor_config.patch(context.get("inductor_patch") or {}),
+              mode, enable_python_dispatcher(), keys.capture_legacy_key() as legacy):
             artifact = torch._inductor.standalone_compile(
                 gm, args, dynamic_shapes=job["dynamic_shapes"])
         out["cache_hit"] = int(counters["aot_autograd"]["autograd_cache_hit"]) > hits
@@ -543,6 +586,43 @@ def _compile_job(context: dict[str, Any], payload: bytes) -> dict[str, Any]:
         out["error"] = f"worker compile failed: {type(exc).__name__}: {str(exc)[:300]}"
     out["end"] = time.time()
     return out
+
+
+_NOT_REPLAYED = frozenset({"str", "dynamo_start", "compilation_metrics", "bwd_compilation_metrics",
+                           "dynamo_output_graph", "dynamo_guards", "dynamo_cpp_guards_str"})
+"""Worker events about the worker itself (its string table, frames, metrics), not the piece."""
+
+
+class _Collect(logging.Handler):
+    """Keeps a worker's structured-trace records as ``(name, metadata, payload)``."""
+
+    def __init__(self, events: list[tuple[str, Any, str | None]]) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.events = events
+
+    def emit(self, record: logging.LogRecord) -> None:
+        metadata = getattr(record, "metadata", None) or {}
+        name = next(iter(metadata), "")
+        if name and name not in _NOT_REPLAYED:
+            payload = getattr(record, "payload", None)
+            self.events.append((name, metadata[name], None if payload is None else str(payload)))
+
+
+@contextlib.contextmanager
+def _recorded(context: dict[str, Any], out: dict[str, Any]) -> Iterator[None]:
+    """While the parent traces, keep this compile's structured-trace events for it to replay."""
+    if not context.get("record_events"):
+        yield
+        return
+    events: list[tuple[str, Any, str | None]] = []
+    handler = _Collect(events)
+    trace_log = logging.getLogger("torch.__trace")
+    trace_log.addHandler(handler)
+    try:
+        yield
+    finally:
+        trace_log.removeHandler(handler)
+        out["events"] = events
 
 
 def _rebuild(gm: Any, lazy: bool, order: list[str]) -> Any:

@@ -29,6 +29,7 @@ from compile_lens._events import Outcome
 from compile_lens._fx import describe_nodes, readable_code
 from compile_lens._torch import keys
 from compile_lens.backend import dispatch
+from compile_lens.backend import parallel as parallel_compile
 from compile_lens.backend.artifact_cache import ArtifactCache, ArtifactFileError
 from compile_lens.backend.full_graph import check_ops
 from compile_lens.backend.graph_memory import GraphContext
@@ -62,6 +63,9 @@ class PiecewiseBackend:
             piecewise graphs at the other sizes) or ``"none"``.
         cudagraph_full_sizes: the decode sizes captured as full graphs in
             ``"full_and_piecewise"`` mode (added to the capture sizes).
+        parallel: compile the unique pieces concurrently in worker processes
+            (``backend/parallel.py``): ``None`` (default) where there are 3+ CPU cores,
+            ``True`` always, ``False`` never, or a number of worker processes.
 
     Raises:
         CudaGraphModeError: a mode or sizes that do not fit together, or a full-graph mode with
@@ -82,6 +86,7 @@ class PiecewiseBackend:
         cudagraph_sizes: Sequence[int] = (),
         cudagraph_mode: str | None = None,
         cudagraph_full_sizes: Sequence[int] | None = None,
+        parallel: bool | int | None = None,
     ) -> None:
         self.splitting_ops = list(splitting_ops)
         self.compile_sizes = sorted({int(s) for s in compile_sizes})
@@ -97,6 +102,9 @@ class PiecewiseBackend:
             check_ops(self.splitting_ops, str(cudagraph_mode))
         self.graph_context = GraphContext()
         self._by_key: dict[str, tuple[Any, str]] = {}
+        self.parallel = parallel
+        self.prepared: dict[tuple[str, str], parallel_compile.Prepared] = {}
+        self.worker_pids: list[int] = []  # every worker process started (all ended and reaped)
         self.key_seconds: list[float] = []  # cost of each up-front key (benchmarks read it)
 
     def __call__(self, gm: torch.fx.GraphModule, example_inputs: Sequence[Any]) -> Callable[..., Any]:
@@ -138,18 +146,30 @@ class PiecewiseBackend:
     # -- one piece ------------------------------------------------------------------------
     def compile_piece(self, graph_key: str, item: SplitItem, args: Sequence[Any]) -> PieceRunner:
         """Compile (or reuse) ``item`` for the general shape and every compile size."""
+        plan = self.plan_piece(item, args)
+        for job in plan.jobs:
+            job.runnable = self.resolve_size(graph_key, job)
+        sized = {int(j.size): j.runnable for j in plan.jobs[1:]}
+        return PieceRunner(plan.jobs[0].runnable, sized, plan.sym_index, plan.unwrap)
+
+    def plan_piece(self, item: SplitItem, args: Sequence[Any]) -> parallel_compile.PiecePlan:
+        """The sizes ``item`` is compiled at: the general one, then each compile size."""
         unwrap = not returns_tuple(item.graph)
         gm = as_tuple_returning(item.graph) if unwrap else item.graph
         sym_index = first_symbolic_index(args)
-        general = self._compile_size(graph_key, item, gm, list(args), GENERAL_SIZE, "from_graph")
-        sized: dict[int, Any] = {}
+        jobs = [parallel_compile.SizeJob(item, gm, list(args), GENERAL_SIZE, "from_graph")]
         if sym_index is not None:
             for size in self.compile_sizes:
                 concrete = concrete_args(args, args[sym_index], size)
                 if concrete is not None:
-                    sized[size] = self._compile_size(
-                        graph_key, item, gm, concrete, str(size), "from_example_inputs")
-        return PieceRunner(general, sized, sym_index, unwrap)
+                    jobs.append(parallel_compile.SizeJob(
+                        item, gm, concrete, str(size), "from_example_inputs"))
+        return parallel_compile.PiecePlan(item, unwrap, sym_index, jobs)
+
+    def resolve_size(self, graph_key: str, job: parallel_compile.SizeJob) -> Any:
+        """One piece × size through the serial path (``_compile_size``)."""
+        return self._compile_size(graph_key, job.item, job.gm, job.args, job.size,
+                                  job.dynamic_shapes)
 
     def _compile_size(
         self, graph_key: str, item: SplitItem, gm: torch.fx.GraphModule, args: list[Any],
@@ -166,7 +186,8 @@ class PiecewiseBackend:
         start = time.perf_counter()
         result = _PieceResult()
         try:
-            runnable = self._resolve(item, gm, args, dynamic_shapes, result, start)
+            runnable = self._resolve(item, gm, args, dynamic_shapes, result, start,
+                                     self.prepared.get((item.submod, size)))
             result.finished = True
         except BaseException as exc:
             result.outcome = Outcome.FAILED
@@ -178,15 +199,27 @@ class PiecewiseBackend:
         return runnable
 
     def _resolve(self, item: SplitItem, gm: torch.fx.GraphModule, args: list[Any],
-                 dynamic_shapes: str, result: _PieceResult, start: float) -> Any:
-        """The runnable for this piece and size: deduplicated, loaded, or compiled (and stored)."""
+                 dynamic_shapes: str, result: _PieceResult, start: float,
+                 prepared: parallel_compile.Prepared | None = None) -> Any:
+        """The runnable for this piece and size: deduplicated, loaded, or compiled (and stored).
+
+        ``prepared``: the key the parallel plan already computed (and, if a worker process
+        compiled this key, what it reported: the cache load below is then that compile).
+        """
         options = _session.current()
         cross_check = bool(options and options.cross_check)
-        key, result.key_lines, note = self._standalone_key(gm, args, dynamic_shapes)
-        result.key, result.key_seconds = key, time.perf_counter() - start
+        if prepared is not None:
+            key, result.key_lines, note = prepared.key, prepared.lines, prepared.note
+            result.key, result.key_seconds = key, prepared.key_seconds
+        else:
+            key, result.key_lines, note = self._standalone_key(gm, args, dynamic_shapes)
+            result.key, result.key_seconds = key, time.perf_counter() - start
+            if key is not None:
+                self.key_seconds.append(result.key_seconds)
         result.notes.append(note)
-        if key is not None:
-            self.key_seconds.append(result.key_seconds)
+        worker = prepared.worker if prepared is not None else None
+        if worker is not None and worker.error:
+            result.notes.append(worker.error)
         runnable = None
         if key is not None and not cross_check:
             if self.dedup and key in self._by_key:
@@ -197,6 +230,8 @@ class PiecewiseBackend:
                 runnable = found.artifact
                 if runnable is not None:
                     result.outcome, result.path = Outcome.LOADED, str(self.cache.path_for(key))
+                    if worker is not None and not worker.error:
+                        parallel_compile.adopt(result, worker)
                 elif found.note:
                     result.notes.append(found.note)
                     _events.emit(_events.NOTE, {"message": found.note})
@@ -288,7 +323,8 @@ class _PieceResult:
 
 
 class _PieceInterpreter(torch.fx.Interpreter):
-    """Runs the split graph on fake inputs, compiling each piece with the inputs it really gets."""
+    """Runs the split graph on fake inputs, then compiles each piece with the inputs it really
+    got (all pieces known first, so the unique ones can compile concurrently)."""
 
     def __init__(self, split_gm: torch.fx.GraphModule, backend: PiecewiseBackend,
                  graph_key: str, items: list[SplitItem], plan: GraphPlan | None) -> None:
@@ -297,17 +333,28 @@ class _PieceInterpreter(torch.fx.Interpreter):
         self.graph_key = graph_key
         self.items = {i.submod: i for i in items}
         self.plan = plan
+        self.pieces: list[tuple[SplitItem, Any, Any]] = []
 
     def call_module(self, target: Any, args: Any, kwargs: Any) -> Any:
         output = super().call_module(target, args, kwargs)
         item = self.items.get(str(target))
         if item is not None and not item.is_split_op:
-            runner: Any = self.backend.compile_piece(self.graph_key, item, args)
+            self.pieces.append((item, args, output))
+        return output
+
+    def run(self, *args: Any, **kwargs: Any) -> Any:
+        """Run on fake inputs collecting every piece, then compile them all (``parallel``)."""
+        self.pieces = []
+        output = super().run(*args, **kwargs)
+        runners = parallel_compile.compile_pieces(
+            self.backend, self.graph_key, [(item, a) for item, a, _ in self.pieces])
+        for (item, piece_args, piece_output), runner in zip(self.pieces, runners, strict=True):
+            installed: Any = runner
             if self.plan is not None:
-                runner = wrap_piece(self.plan, item.submod, runner, args, output)
+                installed = wrap_piece(self.plan, item.submod, runner, piece_args, piece_output)
             # A plain callable cannot replace a child module in place: remove the module first.
-            delattr(self.module, str(target))
-            setattr(self.module, str(target), runner)
+            delattr(self.module, item.submod)
+            setattr(self.module, item.submod, installed)
         return output
 
 
