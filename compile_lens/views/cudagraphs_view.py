@@ -114,7 +114,7 @@ def settings_table(data: CudaGraphs) -> str:
                      size_ranges(s.full_sizes), round(s.seconds, 4), _mib(s.pool_bytes), theirs,
                      _mib(s.unaccounted_bytes)])
     return table(["source", "process", "cudagraph_mode", "capture sizes", "full sizes",
-                  "captures s (ours)", "pool growth MiB (ours)", "the run's own account",
+                  "capture s (ours)", "pool growth MiB (ours)", "the run's own account",
                   "MiB outside the captures"], rows, sortable=False)
 
 
