@@ -19,7 +19,15 @@ import json
 import pytest
 import raw_events
 import torch
-from vllm_runs import VLLM, Run, cache_files, factor_files, generated_code, run_script
+from vllm_runs import (
+    VLLM,
+    Run,
+    cache_files,
+    factor_files,
+    generated_code,
+    generated_sources,
+    run_script,
+)
 
 pytestmark = [*VLLM, pytest.mark.inductor]
 COMPILED = ["submod_0", "submod_2", "submod_4", "submod_6", "submod_8"]
@@ -33,6 +41,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
                               ("cold_traced", "B", ("--trace",)),
                               ("warm_traced", "B", ("--trace",))):
         out[name] = run_script("_toy_run.py", base / name, base / f"cache_{root}", *extra)
+        # What the cache held right after this run (the warm run adds to the same root).
+        out[name].result["cache_files"] = sorted(cache_files(base / f"cache_{root}"))
     return out
 
 
@@ -91,18 +101,39 @@ def test_no_observer_effect_cold_and_warm(runs: dict[str, Run]) -> None:
     assert any("aotautograd" in f for f in files_a), "the AOTAutograd keys are part of the check"
 
 
-@pytest.mark.xfail(reason="seen 2026-11-27 on this CPU machine under load, also at the commit "
-                          "that landed before (9dd8de7), and on the H100: with equal cache keys, "
-                          "one fused kernel in vLLM's torch_aot_compile Inductor cache was "
-                          "generated differently traced vs untraced; cause not found (docs/vllm.md)",
-                   strict=False)
 def test_same_generated_kernels(runs: dict[str, Run]) -> None:
+    """Inductor generated the same code traced and untraced: every kernel and wrapper file of the
+    cold runs by name, and of cold + warm by content.
+
+    The warm starts may add files under new names: vLLM loads its pieces in parallel threads and
+    torch's CPU ISA probe races there (``VecAVX512.__bool__`` appends ``-mavx512bf16`` to a
+    shared ISA object while it probes), so some kernels are compiled again with that flag and
+    written under a new name, same content. It happens untraced too (docs/vllm.md); the names
+    it adds are allowed only when their content is also in the other run.
+    """
     cold_plain, cold_traced = runs["cold_plain"], runs["cold_traced"]
+    named_a = {f for f in cold_plain.result["cache_files"] if generated_code(f)}
+    named_b = {f for f in cold_traced.result["cache_files"] if generated_code(f)}
+    assert named_a, "Inductor's generated code is part of the check"
+    assert named_a == named_b, (f"cold: only untraced {sorted(named_a - named_b)[:3]}, "
+                                f"only traced {sorted(named_b - named_a)[:3]}")
+    src_a, src_b = generated_sources(cold_plain.cache_root), generated_sources(cold_traced.cache_root)
+    assert set(src_a) == set(src_b), (
+        "tracing changed what Inductor generated: only untraced "
+        f"{sorted(min(src_a[d]) for d in set(src_a) - set(src_b))[:3]}, only traced "
+        f"{sorted(min(src_b[d]) for d in set(src_b) - set(src_a))[:3]}")
     code_a = {f for f in cache_files(cold_plain.cache_root) if generated_code(f)}
     code_b = {f for f in cache_files(cold_traced.cache_root) if generated_code(f)}
-    assert code_a, "Inductor's generated code is part of the check"
-    assert code_a == code_b, (f"only untraced {sorted(code_a - code_b)[:3]}, "
-                              f"only traced {sorted(code_b - code_a)[:3]}")
+    recompiled = {_stem(name) for names in (*src_a.values(), *src_b.values())
+                  for name in names if name in code_a ^ code_b}
+    unexplained = {f for f in code_a ^ code_b if _stem(f) not in recompiled}
+    assert not unexplained, f"generated files that differ by more than a recompile: {unexplained}"
+
+
+def _stem(path: str) -> str:
+    """``…/dp/cdpby….main.so`` → ``…/dp/cdpby…``: a kernel's source and library share it."""
+    folder, _, name = path.rpartition("/")
+    return f"{folder}/{name.split('.')[0]}"
 
 
 def test_warm_start_is_recorded_as_loaded(runs: dict[str, Run]) -> None:

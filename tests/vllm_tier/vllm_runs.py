@@ -94,6 +94,29 @@ def generated_code(path: str) -> bool:
     return len(below) == 2 and below[0] not in ("aotautograd", "fxgraph")
 
 
+SOURCE_SUFFIXES = (".cpp", ".py", ".h")
+
+
+def generated_sources(root: Path) -> dict[str, set[str]]:
+    """Inductor's generated source files under a cache root, by the sha256 of their content.
+
+    A generated file is named by a hash of its source *and* its compile command line, so the
+    same kernel compiled with other flags gets another name. torch's CPU ISA probe races when
+    vLLM's warm start loads its pieces in parallel threads (``VecAVX512.__bool__`` appends
+    ``-mavx512bf16`` to a shared ISA object while it probes; docs/vllm.md): the kernels loaded
+    after that are written again under new names, with identical content. Comparing what
+    Inductor generated therefore compares contents; the names differ only by that race.
+    """
+    import hashlib
+
+    out: dict[str, set[str]] = {}
+    for rel in cache_files(root):
+        if generated_code(rel) and rel.endswith(SOURCE_SUFFIXES):
+            digest = hashlib.sha256((root / rel).read_bytes()).hexdigest()
+            out.setdefault(digest, set()).add(rel)
+    return out
+
+
 def factor_files(root: Path) -> dict[str, bytes]:
     """``cache_key_factors.json`` files under a cache root, by relative path."""
     return {str(p.relative_to(root)): p.read_bytes()
