@@ -55,6 +55,7 @@ CAPTURE = "capture"
 REPLAYS = "replays"
 NOTE = "note"
 WORKER_COMPILE = "worker_compile"
+KEY_SCOPE = "key_scope"
 PLAIN_KEY = "plain_key"
 AUTOTUNE = "autotune"
 VLLM_PASS = "vllm_pass"
@@ -67,7 +68,7 @@ VLLM_CUDAGRAPHS = "vllm_cudagraphs"
 CUDAGRAPHS = "cudagraphs"
 
 SHARED_EVENTS = (GRAPH, SPLIT, PIECE_START, PIECE_END, KEY_LINES, CAPTURE, REPLAYS, NOTE,
-                 PLAIN_KEY, AUTOTUNE, CUDAGRAPHS, WORKER_COMPILE)
+                 PLAIN_KEY, AUTOTUNE, CUDAGRAPHS, WORKER_COMPILE, KEY_SCOPE)
 """Events the parser's builder turns into graphs, pieces, compiles, captures (``recorder``)."""
 VLLM_EVENTS = (VLLM_PASS, VLLM_LOWERING, VLLM_ARTIFACT, VLLM_COUNTERS, ISSUE, VLLM_HOOKS,
                VLLM_CUDAGRAPHS)
@@ -231,6 +232,17 @@ class WorkerCompile(TypedDict, total=False):
     note: str
 
 
+class KeyScope(TypedDict, total=False):
+    """Opens (``open``) or closes the scope of a piece × size while only its up-front key is
+    computed (the parallel plan, ``backend/parallel.py``): torch's events of the key belong to
+    that piece, as when the key is computed inside ``piece_start``/``piece_end``. No compile row."""
+
+    graph_key: Required[str]
+    submod: Required[str]
+    size: Required[str]
+    open: Required[bool]
+
+
 class Note(TypedDict, total=False):
     """A degraded capability, said in plain words."""
 
@@ -320,7 +332,7 @@ SCHEMAS: dict[str, Any] = {
     AUTOTUNE: Autotune, VLLM_PASS: VllmPass, VLLM_LOWERING: VllmLowering,
     VLLM_ARTIFACT: VllmArtifact, VLLM_COUNTERS: VllmCounters, ISSUE: Issue,
     VLLM_HOOKS: VllmHooks, VLLM_CUDAGRAPHS: VllmCudagraphs, CUDAGRAPHS: CudaGraphs,
-    WORKER_COMPILE: WorkerCompile,
+    WORKER_COMPILE: WorkerCompile, KEY_SCOPE: KeyScope,
 }
 """Event name → its payload ``TypedDict``."""
 

@@ -43,7 +43,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any
 
 from compile_lens import _events, _session
 
@@ -244,8 +244,13 @@ def _run_parallel(backend: PiecewiseBackend, graph_key: str, jobs: list[SizeJob]
     seen: set[str] = set()
     todo: list[SizeJob] = []
     for job in jobs:
+        where = _events.where(graph_key, job.item.submod, job.size)
+        _events.emit(_events.KEY_SCOPE, {**where, "open": True})
         start = time.perf_counter()
-        key, lines, note = backend._standalone_key(job.gm, job.args, job.dynamic_shapes)
+        try:
+            key, lines, note = backend._standalone_key(job.gm, job.args, job.dynamic_shapes)
+        finally:
+            _events.emit(_events.KEY_SCOPE, {**where, "open": False})
         job.prepared = Prepared(key, lines, note, time.perf_counter() - start)
         if key is None:
             continue
@@ -427,13 +432,13 @@ def _job_context(backend: PiecewiseBackend) -> dict[str, Any]:
 
 
 # -- the pool ---------------------------------------------------------------------------------
-def _send(stream: BinaryIO, message: Any) -> None:
+def _send(stream: IO[bytes], message: Any) -> None:
     data = pickle.dumps(message)
     stream.write(struct.pack("<Q", len(data)) + data)
     stream.flush()
 
 
-def _receive(stream: BinaryIO) -> Any:
+def _receive(stream: IO[bytes]) -> Any:
     head = stream.read(8)
     if len(head) < 8:
         raise EOFError
@@ -658,7 +663,9 @@ def _apply_context(context: dict[str, Any]) -> None:
                     continue
     # The pieces are the parallelism; Inductor's own compile pool per worker would oversubscribe
     # (compile_threads is not part of any cache key).
-    torch._inductor.config.compile_threads = 1
+    from torch._inductor import config as inductor_config
+
+    inductor_config.compile_threads = 1
     torch.use_deterministic_algorithms(bool(context.get("deterministic")),
                                        warn_only=bool(context.get("deterministic_warn_only")))
     if context.get("factor_lines"):
@@ -667,7 +674,7 @@ def _apply_context(context: dict[str, Any]) -> None:
         logger.addFilter(lambda record: False)  # compute the lines, print nothing
 
 
-def worker_main(stdin: BinaryIO, stdout: BinaryIO) -> int:
+def worker_main(stdin: IO[bytes], stdout: IO[bytes]) -> int:
     """The worker loop: ``ready``, then a context, then one reply per job until ``stop``/EOF."""
     import torch._inductor.compile_fx  # noqa: F401  (the import is the start-up cost)
 

@@ -293,6 +293,17 @@ class TraceBuilder(VllmAccount):
             "capture_sizes": [int(x) for x in body.get("capture_sizes") or []],
             "full_sizes": [int(x) for x in body.get("full_sizes") or []]}
 
+    def _cl_key_scope(self, event: RawEvent, body: dict[str, Any]) -> None:
+        """A piece × size's up-front key alone: its torch events belong to it, no compile row."""
+        g = self._graph_for_key(event, str(body.get("graph_key", "")))
+        where = (g.id, str(body.get("submod", "")), str(body.get("size", GENERAL_SIZE)))
+        if body.get("open"):
+            self._scopes[(event.process, event.thread)] = (where, event.t)
+        else:
+            scope = self._scopes.get((event.process, event.thread))
+            if scope is not None and scope[0] == where:
+                del self._scopes[(event.process, event.thread)]
+
     def _cl_worker_compile(self, event: RawEvent, body: dict[str, Any]) -> None:
         """A piece compiled in a worker process: a span on the piece's timeline row."""
         g = self._graph_for_key(event, str(body.get("graph_key", "")))
