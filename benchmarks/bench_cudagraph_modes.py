@@ -1,6 +1,7 @@
 """CUDA-graph modes of the embedded backend on one GPU, side by side in one run (issue 15).
 
     python benchmarks/bench_cudagraph_modes.py --out OUT/cudagraph_modes.json [--quick]
+    python benchmarks/bench_cudagraph_modes.py --markdown OUT/cudagraph_modes.json  # the tables
 
 The model is not the demo model: a Llama-style decoder (8 layers, hidden 1024, fp16) whose
 attention is a custom op registered with ``torch.library`` (``bench_cg::attention``), the
@@ -472,9 +473,57 @@ def ratios(r: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _fmt(value: Any, spec: str = ".1f", unit: str = "") -> str:
+    return f"{value:{spec}}{unit}" if isinstance(value, int | float) else "–"
+
+
+def markdown(r: dict[str, Any]) -> str:
+    """The RESULTS.md tables of one run (parts that failed show their error)."""
+    env = r.get("env", {})
+    cfg = r.get("config", {})
+    lines = [f"Device: {env.get('device')} ({env.get('sms')} SMs), torch {env.get('torch')}, "
+             f"CUDA {env.get('cuda')}, Python {env.get('python')}. Model: {cfg.get('layers')} "
+             f"layers, hidden {cfg.get('hidden')}, fp16, custom attention op as splitting op; "
+             f"{len(cfg.get('sizes') or [])} capture sizes up to {max(cfg.get('sizes') or [0])}"
+             f"{' (--quick)' if cfg.get('quick') else ''}.", "",
+             "| measure | result | goal |", "|---|---|---|"]
+    for name, row in r.get("ratios", {}).items():
+        goal = row.get("goal")
+        lines.append(f"| {name.replace('_', ' ')} | {_fmt(row.get('ratio'), '.3f')} | "
+                     f"{'–' if goal is None else goal} |")
+    lines += ["", "| batch-1 step | µs | compile s | capture wall s | capture s (traced) | "
+              "pool growth MiB | held after MiB | max abs diff vs eager |",
+              "|---|---|---|---|---|---|---|---|"]
+    for key in ("eager", "reduce_overhead", *MODES):
+        part = r.get(key)
+        if not isinstance(part, dict):
+            continue
+        if "error" in part:
+            lines.append(f"| {key} | error: {part['error'][:120]} | | | | | | |")
+            continue
+        diffs = part.get("max_abs_diff_vs_eager")
+        worst = max(diffs.values()) if isinstance(diffs, dict) and diffs else diffs
+        lines.append(
+            f"| {key} | {_fmt(part.get('step_us'))} | "
+            f"{_fmt(part.get('compile_s', part.get('compile_and_warm_s')), '.1f')} | "
+            f"{_fmt(part.get('capture_wall_s'), '.2f')} | "
+            f"{_fmt(part.get('capture_seconds_total'), '.2f')} | "
+            f"{_fmt((part.get('pool_growth_bytes_total') or 0) / 2**20, '.0f')} | "
+            f"{_fmt((part.get('held_after_captures_bytes') or 0) / 2**20, '.0f')} | "
+            f"{_fmt(worst, '.3g')} |")
+    for key in MODES:
+        b = (r.get(key) or {}).get("breakdown")
+        if b:
+            lines += ["", f"{key}, batch-1 step, where the time goes (µs per step):", ""]
+            lines += [f"- {k.replace('_', ' ')}: {_fmt(v)}" for k, v in b.items()
+                      if isinstance(v, int | float)]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", required=True, help="the JSON file to write (or a folder)")
+    parser.add_argument("--out", help="the JSON file to write (or a folder)")
+    parser.add_argument("--markdown", help="print the tables of a written JSON file and stop")
     parser.add_argument("--quick", action="store_true", help="sizes up to 64, fewer rounds")
     parser.add_argument("--layers", type=int, default=8)
     parser.add_argument("--hidden", type=int, default=1024)
@@ -485,6 +534,11 @@ def main() -> None:
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--trace-dir", help="save each mode's trace here")
     cfg = parser.parse_args()
+    if cfg.markdown:
+        print(markdown(json.loads(Path(cfg.markdown).read_text())))
+        return
+    if not cfg.out:
+        parser.error("--out is required")
     from compile_lens.backend.dispatch import VLLM_DEFAULT_CAPTURE_SIZES
 
     cfg.sizes = [s for s in VLLM_DEFAULT_CAPTURE_SIZES if not cfg.quick or s <= 64]
@@ -536,7 +590,7 @@ def main() -> None:
             _guarded(results, mode, lambda part, m=mode: run_mode(m, model, cfg, root, part), save)
         _guarded(results, "reduce_overhead", reduce_overhead, save)
     save()
-    print(json.dumps(results["ratios"], indent=1))
+    print(markdown(results))
 
 
 if __name__ == "__main__":
