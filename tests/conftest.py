@@ -39,6 +39,7 @@ def _isolated(monkeypatch: pytest.MonkeyPatch):
                if hasattr(getattr(module, "__dict__", {}).get("trace_structured"),
                           "__compile_lens_payload_filter__")]
     assert not filters, f"trace_structured is still wrapped in {filters[:3]}"
+    assert not logging.getLogger("torch.__trace").filters, "a filter is left on torch.__trace"
     assert "COMPILE_LENS_SESSION_DIR" not in os.environ
 
 

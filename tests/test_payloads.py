@@ -177,6 +177,10 @@ def test_torch_trace_file_gets_every_record(tmp_path):
     (log,) = tmp_path.glob("*.log")
     text = log.read_text()
     assert text.count('{"dynamo_cpp_guards_str"') == 2 and "GUARD_MANAGER" in text
+    # each line's prefix names torch's caller, as without compile_lens (not our wrapper)
+    prefixes = [line.split("]")[0] for line in text.splitlines() if line.startswith("V")]
+    assert prefixes and not [x for x in prefixes if "compile_lens" in x]
+    assert any("output_graph.py:" in x for x in prefixes)
 
 
 def test_only_a_writing_lazy_handler_counts_as_a_listener(monkeypatch):

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
+import os
 import sys
 import threading
 import time
@@ -120,6 +122,7 @@ class PayloadFilter:
             return None
 
         trace_structured.__compile_lens_payload_filter__ = True  # type: ignore[attr-defined]
+        _WRAPPER_CODES.add(trace_structured.__code__)
         return trace_structured
 
     def _decide(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -198,8 +201,50 @@ def intercepted(make: Callable[[Any], Any]) -> Iterator[Any]:
         _unbind(wrapper, current)
 
 
+_WRAPPER_CODES: set[Any] = set()
+
+
+class CallerFilter(logging.Filter):
+    """Give each trace record the file and line of the code that called ``trace_structured``.
+
+    torch logs with ``stacklevel=2``, so with our wrapper in between the record would name the
+    wrapper (``payloads.py``): the prefix of every line of a ``TORCH_TRACE`` log written while
+    compile_lens traces. A filter on the logger runs before every handler, so all of them see
+    the caller torch meant. It looks for the wrapper's frame a few frames up; cost ~1 µs.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.pathname != _THIS_FILE:
+            return True
+        frame = sys._getframe(1)
+        while frame is not None and frame.f_code not in _WRAPPER_CODES:
+            frame = frame.f_back
+        caller = frame.f_back if frame is not None else None
+        if caller is not None:
+            code = caller.f_code
+            record.pathname = code.co_filename
+            record.filename = os.path.basename(code.co_filename)
+            record.module = os.path.splitext(record.filename)[0]
+            record.lineno = caller.f_lineno
+            record.funcName = code.co_name
+        return True
+
+
+_THIS_FILE = os.path.normcase(__file__)
+
+
 def install(payload_filter: PayloadFilter) -> Callable[[], None]:
     """Intercept ``trace_structured`` with ``payload_filter``; return the undo."""
+    from compile_lens.instrument.structured_log import TRACE_LOGGER
+
     stack = contextlib.ExitStack()
-    stack.enter_context(intercepted(payload_filter.wrap))
+    logger = logging.getLogger(TRACE_LOGGER)
+    caller = CallerFilter()
+    logger.addFilter(caller)
+    stack.callback(logger.removeFilter, caller)
+    try:
+        stack.enter_context(intercepted(payload_filter.wrap))
+    except BaseException:
+        stack.close()
+        raise
     return stack.close
