@@ -108,7 +108,6 @@ class PayloadFilter:
     def wrap(self, original: Any) -> Any:
         """``trace_structured`` with this policy (same signature; ``original`` does the rest)."""
 
-        @functools.wraps(original)
         def trace_structured(name: str, *args: Any, **kwargs: Any) -> Any:
             if not self.listening():
                 return original(name, *args, **kwargs)  # nothing is built anyway
@@ -121,9 +120,9 @@ class PayloadFilter:
                 return original(name, *args, **kwargs)
             return None
 
+        _WRAPPER_CODES.add(trace_structured.__code__)  # CallerFilter looks for its frames
         trace_structured.__compile_lens_payload_filter__ = True  # type: ignore[attr-defined]
-        _WRAPPER_CODES.add(trace_structured.__code__)
-        return trace_structured
+        return functools.update_wrapper(trace_structured, original)
 
     def _decide(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
                 ) -> tuple[bool, tuple[Any, ...], dict[str, Any]]:
