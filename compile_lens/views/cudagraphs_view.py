@@ -40,6 +40,7 @@ FRAME_DTYPES = {
                      "padded_tokens"], "Int64"),
     **dict.fromkeys(["graphs", "pool_bytes", "replays"], "int64"),
     **dict.fromkeys(["warmup_seconds", "capture_seconds", "seconds", "waste"], "float64"),
+    **dict.fromkeys(["graph_id", "process", "mode", "submod", "reason", "fallback_from"], "str"),
 }
 """Fixed dtypes, so frames of different traces (vLLM's, the embedded backend's) line up; a value
 the trace does not record is ``<NA>``/``NaN``."""

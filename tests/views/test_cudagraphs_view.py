@@ -138,7 +138,8 @@ def test_old_embedded_trace_says_its_modes_are_inferred(h100: compile_lens.Trace
 
 
 def test_one_frame_shape_for_vllm_and_embedded(vllm: Any, h100: Any, embedded: Any) -> None:
-    frames = [vllm.cudagraphs, h100.cudagraphs, compile_lens.Trace(embedded).cudagraphs]
+    frames = [vllm.cudagraphs, h100.cudagraphs, compile_lens.Trace(embedded).cudagraphs,
+              compile_lens.Trace(TraceRecord()).cudagraphs]
     for frame in frames:
         assert list(frame.columns) == FRAME_COLUMNS
     assert len({tuple(map(str, f.dtypes)) for f in frames}) == 1, "the same dtypes everywhere"
@@ -261,7 +262,7 @@ def test_a_trace_of_several_graphs_names_the_graph_of_each_dispatch_row(h100: An
     data = cudagraphs(h100.record)
     assert {r.graph_id for r in data.rows} == {"g0", "g1"}  # g1: Dynamo's one-token graph
     rows = dispatch_rows(data, graphs=True)
-    assert ["g1", "PIECEWISE", 1, 4] == rows[0][:4]
+    assert rows[0][:4] == ["g1", "PIECEWISE", 1, 4]
     html = section(h100.record)
     dispatch = html.split("Dispatch")[1].split("</table>")[0]
     assert "<th>graph</th>" in dispatch and "<td>g1</td>" in dispatch
