@@ -11,7 +11,7 @@ replays once per forward call, so ``replays`` is the most any of its graphs ran 
 dispatched to it), while the capture seconds and pool growth are summed over its pieces. Fields a
 source does not record are ``None``, never a made-up zero: vLLM times no warm-up apart from the
 capture; traces before runtime modes have no mode (the embedded backend then captured pieces
-only: PIECEWISE, said in ``mode_note``).
+only: PIECEWISE, said in ``mode_note``). The run's settings are read by ``cudagraph_settings``.
 """
 
 from __future__ import annotations
@@ -20,13 +20,22 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from compile_lens.analysis.cudagraph_settings import (
+    SETTINGS_KEYS,
+    Settings,
+    as_float,
+    as_int,
+    settings,
+    size_ranges,
+)
 from compile_lens.model import WHOLE_MODEL, TraceRecord
+
+__all__ = ["MODE_ORDER", "NO_GRAPH", "SETTINGS_KEYS", "CudaGraphs", "Fallback", "GraphRow",
+           "ModeTotals", "Settings", "cudagraphs", "fallbacks", "graph_rows", "mode_of",
+           "mode_rank", "mode_totals", "size_ranges"]
 
 MODE_ORDER = ("FULL", "PIECEWISE", "NONE")
 NO_GRAPH = "NONE"
-SETTINGS_KEYS = ("vllm_cudagraphs", "cudagraphs")
-"""``run.extra`` keys with capture settings: vLLM's (one dict per process) and the embedded
-backend's (one dict)."""
 
 
 @dataclass(frozen=True)
@@ -113,32 +122,6 @@ class ModeTotals:
 
 
 @dataclass(frozen=True)
-class Settings:
-    """How one process was configured to capture, next to what the trace measured there."""
-
-    source: str
-    """``vLLM`` or ``compile_lens.piecewise``."""
-    process: str
-    cudagraph_mode: str
-    capture_sizes: list[int]
-    full_sizes: list[int]
-    seconds: float
-    """Our capture seconds, summed over the captures of this process."""
-    pool_bytes: int
-    """Our pool growth, summed likewise."""
-    reported_seconds: float | None = None
-    """vLLM's own ``Graph capturing finished in … secs``."""
-    reported_bytes: int | None = None
-    """vLLM's own ``took … GiB``, in bytes."""
-    message: str = ""
-
-    @property
-    def unaccounted_bytes(self) -> int | None:
-        """Memory vLLM says the capture phase took that no capture we saw grew the pool by."""
-        return None if self.reported_bytes is None else self.reported_bytes - self.pool_bytes
-
-
-@dataclass(frozen=True)
 class CudaGraphs:
     """The CUDA-graphs view's data; ``rows`` in graph, mode, size order."""
 
@@ -186,18 +169,6 @@ def mode_of(capture: Any) -> str:
     return "FULL" if capture.submod == WHOLE_MODEL else "PIECEWISE"
 
 
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return int(value)
-
-
-def _float(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
-
-
 def field_of(item: Any, name: str) -> Any:
     """A record field, or the same name in its ``extra`` (a trace written by a newer or older
     compile_lens), or in a plain dict."""
@@ -214,7 +185,7 @@ def _tokens(capture: Any) -> tuple[int | None, int | None]:
     least one real token, so zero real tokens after a replay means nothing was counted)."""
     if not capture.replays:
         return 0, 0
-    tokens, padded = _int(field_of(capture, "tokens")), _int(field_of(capture, "padded_tokens"))
+    tokens, padded = as_int(field_of(capture, "tokens")), as_int(field_of(capture, "padded_tokens"))
     if not tokens:
         return None, None
     return tokens, padded or 0
@@ -232,17 +203,17 @@ def _sum_opt(values: Iterable[float | int | None]) -> Any:
 def _row(graph_id: str, process: str, mode: str, size: int, caps: list[Any]) -> GraphRow:
     busiest = max(caps, key=lambda c: c.replays)
     tokens, padded = _tokens(busiest)
-    held = [h for h in (_int(field_of(c, "held_bytes")) for c in caps) if h]
-    capture_s = [_float(field_of(c, "capture_seconds")) for c in caps]
+    held = [h for h in (as_int(field_of(c, "held_bytes")) for c in caps) if h]
+    capture_s = [as_float(field_of(c, "capture_seconds")) for c in caps]
     return GraphRow(
         graph_id=graph_id, process=process, mode=mode, size=size, graphs=len(caps),
         seconds=round(sum(c.seconds for c in caps), 9),
         capture_seconds=round(sum(c.seconds if s is None else s
                                   for c, s in zip(caps, capture_s, strict=True)), 9),
-        warmup_seconds=_round(_sum_opt(_float(field_of(c, "warmup_seconds")) for c in caps)),
+        warmup_seconds=_round(_sum_opt(as_float(field_of(c, "warmup_seconds")) for c in caps)),
         pool_bytes=sum(c.memory_bytes for c in caps),
-        reserved_bytes=_sum_opt(_int(field_of(c, "reserved_bytes")) for c in caps),
-        static_input_bytes=_sum_opt(_int(field_of(c, "static_input_bytes")) for c in caps),
+        reserved_bytes=_sum_opt(as_int(field_of(c, "reserved_bytes")) for c in caps),
+        static_input_bytes=_sum_opt(as_int(field_of(c, "static_input_bytes")) for c in caps),
         held_bytes=held[-1] if held else None,
         replays=busiest.replays, tokens=tokens, padded_tokens=padded)
 
@@ -306,7 +277,7 @@ def fallbacks(record: TraceRecord) -> list[Fallback]:
         key = (str(field_of(item, "graph_id") or ""), str(field_of(item, "reason") or "unknown"))
         groups.setdefault(key, []).append((
             str(field_of(item, "submod") or ""), str(field_of(item, "mode") or ""),
-            _int(field_of(item, "calls")) or 0, _int(field_of(item, "tokens")) or 0))
+            as_int(field_of(item, "calls")) or 0, as_int(field_of(item, "tokens")) or 0))
     where = _processes(record)
     out = []
     for (graph_id, reason), rows in groups.items():
@@ -319,44 +290,6 @@ def fallbacks(record: TraceRecord) -> list[Fallback]:
     return sorted(out, key=lambda f: (-f.calls, f.reason, f.graph_id, f.submod, f.mode))
 
 
-def _sizes(value: Any) -> list[int]:
-    if not isinstance(value, list | tuple):
-        return []
-    return sorted({v for v in (_int(x) for x in value) if v is not None})
-
-
-def _settings_of(source: str, process: str, body: Mapping[str, Any], rows: list[GraphRow],
-                 all_processes: bool) -> Settings:
-    mine = [r for r in rows if all_processes or r.process == process]
-    gib = _float(body.get("vllm_gib"))
-    return Settings(
-        source=source, process=process, cudagraph_mode=str(body.get("cudagraph_mode") or ""),
-        capture_sizes=_sizes(body.get("capture_sizes")), full_sizes=_sizes(body.get("full_sizes")),
-        seconds=round(sum(r.seconds for r in mine), 9), pool_bytes=sum(r.pool_bytes for r in mine),
-        reported_seconds=_float(body.get("vllm_seconds")),
-        reported_bytes=None if gib is None else round(gib * 2**30),
-        message=str(body.get("vllm_message") or ""))
-
-
-def settings(record: TraceRecord, rows: list[GraphRow] | None = None) -> list[Settings]:
-    """The capture settings each process ran with (``run.extra``), next to our sums there."""
-    rows = graph_rows(record) if rows is None else rows
-    out: list[Settings] = []
-    vllm = record.run.extra.get("vllm_cudagraphs")
-    if isinstance(vllm, Mapping):
-        for process, body in sorted(vllm.items(), key=lambda kv: str(kv[0])):
-            if isinstance(body, Mapping):
-                out.append(_settings_of("vLLM", str(process), body, rows, len(vllm) == 1))
-    ours = record.run.extra.get("cudagraphs")
-    if isinstance(ours, Mapping):
-        nested = {k: v for k, v in ours.items() if isinstance(v, Mapping)}
-        bodies = sorted(nested.items()) if nested else [("", ours)]
-        for name, body in bodies:
-            out.append(_settings_of("compile_lens.piecewise", str(name), body, rows,
-                                    len(bodies) == 1 and not out))
-    return out
-
-
 def cudagraphs(record: TraceRecord) -> CudaGraphs:
     """Everything the CUDA-graphs view shows, from one trace."""
     rows = graph_rows(record)
@@ -365,25 +298,3 @@ def cudagraphs(record: TraceRecord) -> CudaGraphs:
             "captures are shown as PIECEWISE") if guessed else ""
     return CudaGraphs(rows=rows, modes=mode_totals(rows), fallbacks=fallbacks(record),
                       settings=settings(record, rows), mode_note=note)
-
-
-def size_ranges(sizes: Iterable[int]) -> str:
-    """``1, 2, 4, 8–248 step 8, 256–512 step 16``: a sorted size list, runs of three or more
-    evenly spaced sizes folded."""
-    values = sorted(set(sizes))
-    parts: list[str] = []
-    i = 0
-    while i < len(values):
-        j = i + 1
-        if j < len(values):
-            step = values[j] - values[i]
-            while j + 1 < len(values) and values[j + 1] - values[j] == step:
-                j += 1
-            if j - i >= 2:
-                tail = "" if step == 1 else f" step {step}"
-                parts.append(f"{values[i]}–{values[j]}{tail}")
-                i = j + 1
-                continue
-        parts.append(str(values[i]))
-        i += 1
-    return ", ".join(parts)
