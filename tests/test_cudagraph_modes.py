@@ -346,3 +346,30 @@ def test_a_moved_parameter_runs_without_any_graph_and_is_counted(mode):
     # the pieces ran through (without, they would have padded 3 to 6 and captured there)
     assert all(set(p.entries) == {8} for p in pieces)
     assert len(pieces) == (0 if mode == "full" else 2)
+
+
+class _TwoSizes(torch.nn.Module):
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return torch.ops.cl_modes.plain(x + 1).sum(0) + y.sum(0)
+
+
+def test_a_graph_with_two_dynamic_sizes_gets_no_full_graph_and_says_why():
+    torch._dynamo.reset()
+    backend = EagerModes(splitting_ops=["cl_modes::plain"], cudagraph_sizes=[2, 4],
+                         cudagraph_mode="full_and_piecewise", cudagraph_full_sizes=[2],
+                         use_artifact_cache=False)
+    backend.graph_context = EagerReplayContext()
+    compiled = torch.compile(_TwoSizes(), backend=backend)
+    x, y = torch.randn(3, 4), torch.randn(5, 4)
+    torch._dynamo.mark_dynamic(x, 0)
+    torch._dynamo.mark_dynamic(y, 0)
+    seq0 = cudagraphs.capture_seq()
+    with torch.no_grad(), compile_lens.trace(strict=True, factors=False, bytecode=False) as t:
+        out = compiled(x, y)
+        cudagraphs.report_replays(since=seq0)
+    torch._dynamo.reset()
+    torch.testing.assert_close(out, _TwoSizes()(x, y))
+    notes = t.record.run.notes
+    assert any("no full CUDA graphs" in n and "several symbols" in n for n in notes), notes
+    # the piece that depends on x only still gets its piecewise graph (3 pads to 4)
+    assert {(c.mode, c.submod, c.size) for c in t.record.captures} == {(PIECEWISE, "submod_0", 4)}
