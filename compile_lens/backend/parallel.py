@@ -274,7 +274,11 @@ def _run_parallel(backend: PiecewiseBackend, graph_key: str, jobs: list[SizeJob]
     if not remote:
         return
     workers = min(workers, len(remote))
-    pool = WorkerPool(workers, _job_context(backend))
+    context = _job_context(backend)
+    # Each worker's own Inductor compile pool (Triton / C++ kernels of one piece) gets its share
+    # of the cores; this process keeps its pool.
+    context["compile_threads"] = max(1, usable_cores() // (workers + 1))
+    pool = WorkerPool(workers, context)
     try:
         pool.start(remote)
         for job in local:  # what only this process can compile comes first
@@ -298,7 +302,7 @@ def _run_parallel(backend: PiecewiseBackend, graph_key: str, jobs: list[SizeJob]
             "key": job.prepared.key, "ok": not result.error, "note": result.error})
 
 
-def adopt(result: Any, worker: WorkerResult) -> None:
+def adopt(result: Any, worker: WorkerResult, seen: set[Any] | None = None) -> None:
     """Report a piece × size a worker compiled (and this process loaded) as that compile."""
     from compile_lens._events import Outcome
 
@@ -308,19 +312,56 @@ def adopt(result: Any, worker: WorkerResult) -> None:
     result.notes.append(
         f"compiled in worker process {worker.pid} in {worker.end - worker.start:.2f} s and "
         f"loaded here from the artifact cache")
-    replay(worker.events)
+    replay(worker.events, seen or set())
 
 
-def replay(events: list[tuple[str, Any, str | None]]) -> None:
+def _event_kind(name: str, metadata: Any) -> Any:
+    """What makes two events "the same kind" for replay (chromium timings never are)."""
+    if name == "chromium_event":
+        return None
+    if name == "artifact" and isinstance(metadata, dict):
+        return (name, metadata.get("name"))
+    return name
+
+
+@contextlib.contextmanager
+def seen_events(worker: WorkerResult | None) -> Iterator[set[Any]]:
+    """The kinds of structured-trace events this process emits in the block (loading a worker's
+    artifact emits e.g. its output code again): those are not replayed a second time."""
+    seen: set[Any] = set()
+    if worker is None or not worker.events:
+        yield seen
+        return
+
+    class _Kinds(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            metadata = getattr(record, "metadata", None) or {}
+            name = next(iter(metadata), "")
+            seen.add(_event_kind(name, metadata.get(name)))
+
+    handler = _Kinds(level=logging.DEBUG)
+    trace_log = logging.getLogger("torch.__trace")
+    trace_log.addHandler(handler)
+    try:
+        yield seen
+    finally:
+        trace_log.removeHandler(handler)
+
+
+def replay(events: list[tuple[str, Any, str | None]], seen: set[Any]) -> None:
     """Re-emit a worker compile's structured-trace events here, inside the piece's scope.
 
     The trace then reads that compile's passes, cache answers and output code as if it had run
-    in this process (chromium timings keep the worker's own timestamps). Nothing is built when
-    no handler listens (an untraced run sends no events).
+    in this process (chromium timings keep the worker's own timestamps). Kinds of events the
+    load already emitted here (``seen``) are skipped, so nothing is counted twice. Nothing is
+    built when no handler listens (an untraced run sends no events).
     """
     from torch._logging import trace_structured
 
     for name, metadata, payload in events:
+        kind = _event_kind(name, metadata)
+        if kind is not None and kind in seen:
+            continue
         trace_structured(name, metadata_fn=lambda m=metadata: m,
                          payload_fn=lambda p=payload: p, expect_trace_id=False)
 
@@ -661,11 +702,11 @@ def _apply_context(context: dict[str, Any]) -> None:
                     setattr(config, key, value)
                 except (AttributeError, TypeError, ValueError):
                     continue
-    # The pieces are the parallelism; Inductor's own compile pool per worker would oversubscribe
-    # (compile_threads is not part of any cache key).
+    # The parent's share of cores for this worker's kernel compiles (compile_threads is not
+    # part of any cache key); 1 compiles them in this process.
     from torch._inductor import config as inductor_config
 
-    inductor_config.compile_threads = 1
+    inductor_config.compile_threads = int(context.get("compile_threads") or 1)
     torch.use_deterministic_algorithms(bool(context.get("deterministic")),
                                        warn_only=bool(context.get("deterministic_warn_only")))
     if context.get("factor_lines"):

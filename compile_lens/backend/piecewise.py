@@ -226,12 +226,13 @@ class PiecewiseBackend:
                 runnable, result.dedup_of = self._by_key[key]
                 result.outcome = Outcome.DEDUPLICATED
             elif self.cache is not None:
-                found = self.cache.load(key)
+                with parallel_compile.seen_events(worker) as seen:
+                    found = self.cache.load(key)
                 runnable = found.artifact
                 if runnable is not None:
                     result.outcome, result.path = Outcome.LOADED, str(self.cache.path_for(key))
                     if worker is not None and not worker.error:
-                        parallel_compile.adopt(result, worker)
+                        parallel_compile.adopt(result, worker, seen)
                 elif found.note:
                     result.notes.append(found.note)
                     _events.emit(_events.NOTE, {"message": found.note})
