@@ -4,8 +4,9 @@ Run in the vLLM venv: ``.venv-vllm/bin/python benchmarks/bench_vllm.py [--reps N
 Each run is a fresh process (``tests/vllm_tier/_toy_run.py`` / ``_llm_run.py``) with its own
 ``VLLM_CACHE_ROOT``: cold, then warm over the same root, alternating untraced and traced so that
 machine load drifts hit both alike. Reports wall times of the compile-and-run (toy) or engine
-start + generate (LLM) part, the tracer's own accounted overhead (``RunInfo.tracer_overhead_s``)
-and the time spent computing standalone keys. Writes ``benchmarks/results/vllm.json``.
+start + generate (LLM) part, the tracer's own accounted overhead (``RunInfo.tracer_overhead_s``),
+its ``install`` part (entering ``trace()``) and the time spent computing standalone keys.
+Writes ``benchmarks/results/vllm.json``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def _run(script: str, out: Path, cache: Path, traced: bool, env: dict[str, str])
     if traced:
         trace = json.loads((out / "trace.json").read_text())
         result["tracer_overhead_s"] = trace["run"]["tracer_overhead_s"]
+        result["install_s"] = trace["run"]["overhead_breakdown"].get("install", 0.0)
         result["key_seconds"] = sum(c.get("key_seconds", 0.0) for c in trace["compiles"])
         result["outcomes"] = sorted({c["outcome"] for c in trace["compiles"]})
     return result
@@ -59,6 +61,8 @@ def _series(script: str, reps: int, env: dict[str, str], field: str) -> dict[str
         if "tracer_overhead_s" in results[0]:
             summary[name]["tracer_overhead_s"] = round(
                 statistics.median(r["tracer_overhead_s"] for r in results), 3)
+            summary[name]["install_s"] = round(
+                statistics.median(r["install_s"] for r in results), 3)
             summary[name]["standalone_key_s"] = round(
                 statistics.median(r["key_seconds"] for r in results), 3)
             summary[name]["outcomes"] = results[0]["outcomes"]

@@ -84,7 +84,7 @@ def _closest_diff(path: Path, candidates: list[Path], limit: int = 60) -> list[s
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("roots", nargs="+", type=Path)
     parser.add_argument("--copy", type=Path)
     args = parser.parse_args(argv)

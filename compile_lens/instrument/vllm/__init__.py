@@ -2,7 +2,9 @@
 
 ``install(strict)`` wraps, at class or module level and through ``_torch.patching``, the
 places docs/design/vllm-hooks.md §6 lists, each feature-detected against the installed vLLM (never its
-version string):
+version string). The tracer imports none of vLLM's modules: a hook whose module vLLM has already
+imported goes in at once, the others the moment vLLM imports their module (a post-import hook on
+``sys.meta_path``, ``lazy``), so entering ``trace()`` costs no vLLM import:
 
 ==============================================================  ==========================================
 target                                                          reports
@@ -39,12 +41,13 @@ import contextlib
 import inspect
 import os
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
 from compile_lens import _events
 from compile_lens._torch.patching import Patch, patched, resolve
-from compile_lens.instrument.vllm import _state, compiles, files, graphs, runtime, warm
+from compile_lens.instrument.vllm import _state, compiles, files, graphs, lazy, runtime, warm
 from compile_lens.instrument.vllm._state import emit
 
 _B = "vllm.compilation.backends"
@@ -76,20 +79,31 @@ WORKER_HOOKS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
     (f"{_V2}:CudaGraphManager.run_fullgraph", runtime.wrap_run_fullgraph),
 )
 """Hooks in modules only the model-running process imports (vLLM's V2 model runner captures its
-FULL graphs itself). Resolving them at ``install`` would import worker modules into the user's
-process, so they go in once a piece compiles or loads there (``install_worker_hooks``): by then
-the model runner is imported, and its capture phase has not begun. Absent modules are skipped."""
+FULL graphs itself). Like every hook they go in when vLLM imports their module, so the user's
+process never gets worker modules from us; all of them are optional."""
 
 _INSTALL: dict[str, Any] = {"depth": 0, "pid": None}
+WHY = "observe vLLM's compilation (docs/design/vllm-hooks.md §6)"
+
+
+def _module_of(target: str) -> str:
+    return target.partition(":")[0]
 
 
 def _platform_wrapper_target() -> str | None:
-    """The platform's own static graph wrapper class, when it is not ``CUDAGraphWrapper``."""
-    try:
-        from vllm.platforms import current_platform
+    """The platform's own static graph wrapper class, when it is not ``CUDAGraphWrapper``.
 
-        qualname = str(current_platform.get_static_graph_wrapper_cls())
-    except Exception:  # platform detection can fail on odd machines; captures are optional
+    Only once vLLM has resolved its platform: resolving it here would run vLLM's platform
+    detection (imports, device probes) for the tracer. Until then ``install_worker_hooks``
+    asks again when a piece compiles, by which time vLLM knows its platform.
+    """
+    platforms = sys.modules.get("vllm.platforms")
+    platform = getattr(platforms, "_current_platform", None) if platforms is not None else None
+    if platform is None:
+        return None
+    try:
+        qualname = str(platform.get_static_graph_wrapper_cls())
+    except Exception:  # an odd platform class; captures are optional
         return None
     module, _, name = qualname.rpartition(".")
     if not module or name in ("CUDAGraphWrapper", "AbstractStaticGraphWrapper"):
@@ -97,60 +111,123 @@ def _platform_wrapper_target() -> str | None:
     return f"{module}:{name}.__call__"
 
 
-def _available() -> tuple[list[Patch], dict[str, str], list[str]]:
-    """The patches this vLLM supports, their source files, and the optional ones it lacks."""
-    hooks = list(HOOKS)
-    extra = _platform_wrapper_target()
-    if extra:
-        hooks.append((extra, runtime.wrap_static_graph_call, False))
-    patches, sources, missing = [], {}, []
-    for target, make, required in hooks:
-        try:
-            value = resolve(target)[2]
-        except Exception:
-            if required:
-                raise
-            missing.append(target)
-            continue
-        patches.append(Patch(target, make, why="observe vLLM's compilation (docs/design/vllm-hooks.md §6)"))
-        with contextlib.suppress(TypeError, OSError, ValueError):
-            sources[target] = str(inspect.getsourcefile(inspect.unwrap(value)))
-    return patches, sources, missing
+class _Hooks:
+    """The declared patches of one ``install``: in place now where vLLM has imported the module,
+    otherwise the moment vLLM imports it (``lazy.PostImportHooks``); the tracer itself never
+    imports a vLLM module. Every patch goes on ``stack``, so the undo restores all of them.
 
+    A *required* target whose module is imported but lacks it raises ``InstrumentationError``
+    (at install, or at vLLM's import of the module under ``strict``; otherwise an issue and a
+    warning); a missing optional one is listed in ``missing`` and noted in the trace.
+    """
 
-def _report_hooks(sources: dict[str, str], missing: list[str]) -> None:
-    import vllm
+    def __init__(self, stack: contextlib.ExitStack) -> None:
+        self.stack = stack
+        self.sources: dict[str, str] = {}
+        self.missing: list[str] = []
+        self.pending: dict[str, list[tuple[str, Callable[[Any], Any], bool]]] = {}
+        self.lock = threading.RLock()
+        self.finder = lazy.PostImportHooks(self._imported)
+        self.platform_checked = False
 
-    emit(_events.VLLM_HOOKS, {"vllm_version": str(getattr(vllm, "__version__", "")),
-                        "hooks": sources, "missing": missing, "pid": os.getpid()})
-    for target in missing:
-        emit(_events.NOTE, {"message": f"this vLLM has no {target}; that part of vLLM's compilation "
-                                 "is not observed"})
+    def start(self) -> None:
+        """Patch what is imported, watch the rest (``HOOKS``, ``WORKER_HOOKS``, the platform's)."""
+        self.stack.callback(self.finder.close)
+        self.finder.open()
+        self.add([*HOOKS, *((t, make, False) for t, make in WORKER_HOOKS)])
+        self.add_platform_wrapper()
+
+    def add(self, hooks: list[tuple[str, Callable[[Any], Any], bool]]) -> None:
+        with self.lock:
+            for hook in hooks:
+                self.pending.setdefault(_module_of(hook[0]), []).append(hook)
+            for module in list(self.pending):
+                if module in sys.modules:
+                    self._apply(module)
+                else:
+                    self.finder.watch(module)
+
+    def add_platform_wrapper(self) -> None:
+        """Watch the platform's own graph wrapper once vLLM has resolved its platform."""
+        with self.lock:
+            if self.platform_checked or "vllm.platforms" not in sys.modules:
+                return
+            if getattr(sys.modules["vllm.platforms"], "_current_platform", None) is None:
+                return
+            self.platform_checked = True
+            target = _platform_wrapper_target()
+            if target:
+                self.add([(target, runtime.wrap_static_graph_call, False)])
+
+    def catch_up(self) -> None:
+        """Patch watched modules that got imported without passing our finder (safety net)."""
+        with self.lock:
+            for module in [m for m in self.pending if m in sys.modules]:
+                _state.GUARD.run("vllm.install", self._apply, module)
+
+    def _apply(self, module: str) -> None:
+        with self.lock:
+            patches = []
+            for target, make, required in self.pending.pop(module, []):
+                try:
+                    value = resolve(target)[2]
+                except Exception:
+                    if required:
+                        raise
+                    self.missing.append(target)
+                    continue
+                patches.append(Patch(target, make, why=WHY))
+                with contextlib.suppress(TypeError, OSError, ValueError):
+                    self.sources[target] = str(inspect.getsourcefile(inspect.unwrap(value)))
+            if patches:
+                self.stack.enter_context(patched(*patches))
+
+    def _imported(self, module: str) -> None:
+        """vLLM just imported ``module``: its patches go in, and the trace hears which."""
+        with self.lock:
+            if module not in self.pending:
+                return
+            missing = len(self.missing)
+            _state.GUARD.run("vllm.install", self._apply, module)
+            _state.GUARD.run("vllm.install", self.report, self.missing[missing:])
+
+    def report(self, newly_missing: list[str] | None = None) -> None:
+        """The hooks in place so far (the last report of a process is the complete one)."""
+        vllm = sys.modules.get("vllm")
+        watched = sorted(t for hooks in self.pending.values() for t, _, _ in hooks)
+        emit(_events.VLLM_HOOKS, {"vllm_version": str(getattr(vllm, "__version__", "")),
+                                  "hooks": dict(self.sources), "missing": list(self.missing),
+                                  "not_imported": watched, "pid": os.getpid()})
+        for target in self.missing if newly_missing is None else newly_missing:
+            emit(_events.NOTE, {"message": f"this vLLM has no {target}; that part of vLLM's "
+                                           "compilation is not observed"})
 
 
 def install(strict: bool) -> Callable[[], None]:
     """Wrap vLLM's compilation for observation; returns the undo callable (idempotent).
 
-    Call with ``"vllm" in sys.modules``. A second call while installed (a forked child inherits
-    the patches) returns a no-op undo. A missing *required* target raises
-    ``InstrumentationError`` naming it; missing optional ones are noted in the trace.
+    Call with ``"vllm" in sys.modules``. Nothing of vLLM is imported here: a hook whose module
+    vLLM has imported goes in now, the others when vLLM imports their module (``_Hooks``). A
+    second call while installed (a forked child inherits the patches) returns a no-op undo. A
+    missing *required* target raises ``InstrumentationError`` naming it; missing optional ones
+    are noted in the trace.
     """
     if _INSTALL["depth"]:
         _INSTALL["depth"] += 1
         return _release
-    patches, sources, missing = _available()
     _state.GUARD.reset(strict)
     stack = contextlib.ExitStack()
-    stack.enter_context(patched(*patches))
+    hooks = _Hooks(stack)
     try:
+        hooks.start()
         files.set_baseline()
         runtime.reset()
         stack.callback(runtime.install_capture_account())
-        _state.GUARD.run("vllm.install", _report_hooks, sources, missing)
+        _state.GUARD.run("vllm.install", hooks.report)
     except BaseException:
         stack.close()  # a strict failure must not leave vLLM patched
         raise
-    _INSTALL.update(depth=1, pid=os.getpid(), stack=stack)
+    _INSTALL.update(depth=1, pid=os.getpid(), stack=stack, hooks=hooks)
     if not _FORK_HOOK:
         os.register_at_fork(after_in_child=_after_fork_in_child)
         _FORK_HOOK.append(True)
@@ -187,24 +264,14 @@ def _after_fork_in_child() -> None:
 
 
 def install_worker_hooks() -> None:
-    """Add ``WORKER_HOOKS`` whose modules this process has imported (once per install)."""
-    stack = _INSTALL.get("stack")
-    if stack is None or _INSTALL.get("worker_hooks"):
+    """A piece compiles or loads in this process: vLLM knows its platform now, so its own
+    static graph wrapper is watched too; and any watched module imported behind our finder's
+    back is patched."""
+    hooks = _INSTALL.get("hooks")
+    if hooks is None:
         return
-    _INSTALL["worker_hooks"] = True
-    patches = [Patch(target, make, why="observe the V2 model runner's CUDA graphs")
-               for target, make in WORKER_HOOKS
-               if target.partition(":")[0] in sys.modules and _resolvable(target)]
-    if patches:
-        stack.enter_context(patched(*patches))
-
-
-def _resolvable(target: str) -> bool:
-    try:
-        resolve(target)
-    except Exception:
-        return False
-    return True
+    hooks.add_platform_wrapper()
+    hooks.catch_up()
 
 
 def _release() -> None:
@@ -215,7 +282,9 @@ def _release() -> None:
     if _INSTALL["depth"]:
         return
     stack = _INSTALL.pop("stack", None)
-    _INSTALL.pop("worker_hooks", None)
+    hooks = _INSTALL.pop("hooks", None)
+    if hooks is not None:
+        hooks.finder.close()  # first: no patch may go in after the restore below
     try:
         _state.GUARD.run("vllm.finish", runtime.report_replays)
         _state.GUARD.run("vllm.finish", files.report_counters)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +31,14 @@ _PREFIX_LISTENERS: list[Any] = []
 
 
 def counters() -> dict[str, int]:
-    """The current values of vLLM's ``compilation_counter`` (integer fields only)."""
-    try:
-        from vllm.compilation.counter import compilation_counter
-    except ImportError:
+    """The current values of vLLM's ``compilation_counter`` (integer fields only).
+
+    Read only where vLLM has imported it (the tracer imports no vLLM module): before that,
+    nothing has been counted, and the counter starts from zero when vLLM imports it.
+    """
+    module = sys.modules.get("vllm.compilation.counter")
+    compilation_counter = getattr(module, "compilation_counter", None)
+    if compilation_counter is None:
         return {}
     out = {}
     for f in dataclasses.fields(compilation_counter):
