@@ -32,6 +32,7 @@ compile is reported as a ``worker_compile`` event (a span on the trace timeline)
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import logging
 import os
@@ -419,7 +420,9 @@ def _serialize(job: SizeJob) -> str:
     try:
         lazy = _is_lazy(job.gm)
         pickler = _pickler()
-        options = Options(ops_filter=None, node_metadata_key_filter=_keep_meta)
+        fields = {f.name for f in dataclasses.fields(Options)}
+        wanted = {"ops_filter": None, "node_metadata_key_filter": _keep_meta}
+        options = Options(**{k: v for k, v in wanted.items() if k in fields})
         with unset_fake_temporarily():  # the backend runs inside Dynamo's fake mode
             data = pickler.dumps((job.gm, list(job.args)), options)
     except Exception as exc:  # whatever GraphPickler cannot carry stays here
