@@ -4,6 +4,7 @@ worker process or thread left behind."""
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from pathlib import Path
@@ -125,6 +126,9 @@ def test_no_worker_process_or_thread_is_left(runs):
         assert not Path(f"/proc/{pid}").exists(), f"worker {pid} is still there"
     assert not [t for t in threading.enumerate() if t.name.startswith("compile_lens-worker")]
     assert runs["serial"][2].worker_pids == []
+    assert backend.prepared == {}, "the plan's keys are dropped after the graph"
+    handlers = logging.getLogger("torch.__trace").handlers
+    assert not [h for h in handlers if type(h).__module__ == parallel.__name__]
     assert not torch.cuda.is_initialized(), "the parent must stay CUDA-clean"
 
 
