@@ -52,6 +52,18 @@ def test_settings_keep_the_old_default_and_name_vllms_modes():
                                "capture_sizes": [1, 2, 4, 8], "full_sizes": [1, 2]}
 
 
+def test_the_public_factory_passes_the_modes_through():
+    for ops in (None, ["cl_modes::plain"]):
+        backend = compile_lens.piecewise(splitting_ops=ops, cudagraph_sizes=[4, 2],
+                                         cudagraph_mode="full_and_piecewise",
+                                         cudagraph_full_sizes=[1])
+        assert backend.cudagraphs.payload() == {"cudagraph_mode": "FULL_AND_PIECEWISE",
+                                                "capture_sizes": [1, 2, 4], "full_sizes": [1]}
+    assert compile_lens.piecewise(cudagraph_sizes=[2]).cudagraphs.mode == PIECEWISE
+    with pytest.raises(CudaGraphModeError, match="needs cudagraph_full_sizes"):
+        compile_lens.piecewise(cudagraph_sizes=[2], cudagraph_mode="full_and_piecewise")
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (("fast", [2]), "cudagraph_mode='fast' is not one of 'none', 'piecewise'"),
     (("full", []), "needs cudagraph_sizes"),
