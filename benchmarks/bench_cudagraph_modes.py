@@ -19,7 +19,11 @@ error and the run goes on; the JSON is rewritten after every part):
   full_and_piecewise, and the trace events seen during traced steps (none expected);
 * where a piecewise batch-1 step's time goes: CPU time per step in the piece wrappers (of which
   graph launches), in the eager splitting ops, and in Dynamo plus the split graph's glue; and
-  the GPU time of the graphs alone and of the splitting ops alone.
+  the GPU time of the graphs alone and of the splitting ops alone;
+* the same model with vLLM's kind of attention op, one that writes into an output tensor the
+  previous piece allocated (``bench_cg::attention_out(q, k, v, Tensor(a!) out)``): its batch-1
+  step in piecewise mode and with ``reduce-overhead`` (the next piece then reads the attention
+  output in place instead of copying it into its static buffer). Skipped by ``--no-out-variant``.
 """
 
 from __future__ import annotations
@@ -58,12 +62,21 @@ def define_attention() -> None:
         out = F.scaled_dot_product_attention(q4, k4, v4, is_causal=True)
         return out[0].transpose(0, 1).contiguous()
 
+    def attention_out(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                      out: torch.Tensor) -> None:
+        q4, k4, v4 = (t.transpose(0, 1)[None] for t in (q, k, v))
+        out.copy_(F.scaled_dot_product_attention(q4, k4, v4, is_causal=True)[0].transpose(0, 1))
+
+    lib.define("attention_out(Tensor q, Tensor k, Tensor v, Tensor(a!) out) -> ()")
     lib.impl("attention", attention, DEVICE.upper())
     lib.impl("attention", lambda q, k, v: q.new_empty(q.shape), "Meta")
+    lib.impl("attention_out", attention_out, DEVICE.upper())
+    lib.impl("attention_out", lambda q, k, v, out: None, "Meta")
     define_attention.lib = lib  # type: ignore[attr-defined]  # keep the library alive
 
 
-def build_model(layers: int, hidden: int, heads: int, vocab: int) -> Any:
+def build_model(layers: int, hidden: int, heads: int, vocab: int, *,
+                out_variant: bool = False) -> Any:
     import torch
     import torch.nn.functional as F
     from torch import nn
@@ -92,7 +105,12 @@ def build_model(layers: int, hidden: int, heads: int, vocab: int) -> Any:
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             n = x.shape[0]
             q, k, v = self.qkv(self.norm1(x)).view(n, 3, heads, hidden // heads).unbind(1)
-            x = x + self.o(torch.ops.bench_cg.attention(q, k, v).reshape(n, hidden))
+            if out_variant:  # vLLM's way: the output is allocated before the op, in the graph
+                attn = torch.empty_like(q)
+                torch.ops.bench_cg.attention_out(q, k, v, attn)
+            else:
+                attn = torch.ops.bench_cg.attention(q, k, v)
+            x = x + self.o(attn.reshape(n, hidden))
             gate, up = self.gate_up(self.norm2(x)).chunk(2, dim=-1)
             return x + self.down(F.silu(gate) * up)
 
@@ -346,17 +364,24 @@ def _capture_totals(record: Any) -> dict[str, Any]:
 
 
 def run_mode(mode: str, model: Any, cfg: argparse.Namespace, root: Path,
-             out: dict[str, Any]) -> None:
-    """Compile, capture every size, check outputs, time the batch-1 step (results into out)."""
+             out: dict[str, Any], *, variant: str = "") -> None:
+    """Compile, capture every size, check outputs, time the batch-1 step (results into out).
+
+    ``variant="out"``: the model with the output-writing attention op, capture sizes up to 8
+    only, no traced/untraced rounds (its step and breakdown are what it is for).
+    """
     import torch
 
     import compile_lens
     from compile_lens.backend import cudagraphs
 
     sizes = list(cfg.sizes) if mode != "none" else []
+    if variant:
+        sizes = [s for s in sizes if s <= 8]
     decode = [s for s in sizes if s <= cfg.decode_max]
+    op = "bench_cg::attention_out" if variant == "out" else "bench_cg::attention"
     backend = compile_lens.piecewise(
-        splitting_ops=["bench_cg::attention"], cudagraph_sizes=sizes, cudagraph_mode=mode,
+        splitting_ops=[op], cudagraph_sizes=sizes, cudagraph_mode=mode,
         cudagraph_full_sizes=decode if mode == "full_and_piecewise" else None,
         cache_dir=str(root / "artifacts"))
     returned: list[Any] = []
@@ -396,7 +421,7 @@ def run_mode(mode: str, model: Any, cfg: argparse.Namespace, root: Path,
     out["fallbacks"] = [(f.submod, f.reason, f.calls) for f in record.cudagraph_fallbacks]
     out["notes"] = record.run.notes[:10]
     if cfg.trace_dir:
-        t.save(Path(cfg.trace_dir) / f"cudagraph_modes_{mode}.json")
+        t.save(Path(cfg.trace_dir) / f"cudagraph_modes_{mode}{'_' + variant if variant else ''}.json")
     with torch.no_grad():
         diffs = {}
         for n in (1, 3, 17, 200, largest, largest + 1):
@@ -405,7 +430,7 @@ def run_mode(mode: str, model: Any, cfg: argparse.Namespace, root: Path,
         out["max_abs_diff_vs_eager"] = diffs
         args1 = inputs(1, cfg.vocab)
         out["step_us"] = median_step_us(compiled, args1, cfg.rounds, cfg.steps)
-        if mode in ("piecewise", "full_and_piecewise"):
+        if mode in ("piecewise", "full_and_piecewise") and not variant:
             out["traced_vs_untraced"] = traced_vs_untraced(compiled, args1, cfg.trace_rounds,
                                                            cfg.steps)
         batch1 = returned[-1]
@@ -465,6 +490,10 @@ def ratios(r: dict[str, Any]) -> dict[str, Any]:
         if mine is not None and eager:
             out[f"eager_vs_{mode}"] = {"ratio": eager / mine,
                                        "goal": 5.0 if mode != "none" else None}
+    mine, ro_out = us("piecewise_out_attention"), us("reduce_overhead_out_attention")
+    if mine is not None and ro_out:
+        out["piecewise_out_attention_vs_reduce_overhead_out_attention"] = {
+            "ratio": mine / ro_out, "goal": 1.5}
     for mode in ("piecewise", "full_and_piecewise"):
         tv = r.get(mode, {}).get("traced_vs_untraced")
         if tv:
@@ -494,7 +523,8 @@ def markdown(r: dict[str, Any]) -> str:
     lines += ["", "| batch-1 step | µs | compile s | capture wall s | capture s (traced) | "
               "pool growth MiB | held after MiB | max abs diff vs eager |",
               "|---|---|---|---|---|---|---|---|"]
-    for key in ("eager", "reduce_overhead", *MODES):
+    for key in ("eager", "reduce_overhead", *MODES, "reduce_overhead_out_attention",
+                "piecewise_out_attention"):
         part = r.get(key)
         if not isinstance(part, dict):
             continue
@@ -511,7 +541,7 @@ def markdown(r: dict[str, Any]) -> str:
             f"{_fmt((part.get('pool_growth_bytes_total') or 0) / 2**20, '.0f')} | "
             f"{_fmt((part.get('held_after_captures_bytes') or 0) / 2**20, '.0f')} | "
             f"{_fmt(worst, '.3g')} |")
-    for key in MODES:
+    for key in (*MODES, "piecewise_out_attention"):
         b = (r.get(key) or {}).get("breakdown")
         if b:
             lines += ["", f"{key}, batch-1 step, where the time goes (µs per step):", ""]
@@ -533,6 +563,8 @@ def main() -> None:
                         help="full_and_piecewise: sizes up to this are full decode graphs")
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--trace-dir", help="save each mode's trace here")
+    parser.add_argument("--no-out-variant", action="store_true",
+                        help="skip the model whose attention op writes into its output")
     cfg = parser.parse_args()
     if cfg.markdown:
         print(markdown(json.loads(Path(cfg.markdown).read_text())))
@@ -574,8 +606,8 @@ def main() -> None:
             with torch.no_grad():
                 part["step_us"] = median_step_us(model, args1, cfg.rounds, cfg.steps)
 
-        def reduce_overhead(part: dict[str, Any]) -> None:
-            compiled = torch.compile(model, mode="reduce-overhead")
+        def reduce_overhead(part: dict[str, Any], m: Any = model) -> None:
+            compiled = torch.compile(m, mode="reduce-overhead")
             with torch.no_grad():
                 start = time.perf_counter()
                 for _ in range(3):
@@ -583,13 +615,20 @@ def main() -> None:
                 torch.cuda.synchronize()
                 part["compile_and_warm_s"] = time.perf_counter() - start
                 part["step_us"] = median_step_us(compiled, args1, cfg.rounds, cfg.steps)
-                part["max_abs_diff_vs_eager"] = float((compiled(*args1) - model(*args1)).abs().max())
+                part["max_abs_diff_vs_eager"] = float((compiled(*args1) - m(*args1)).abs().max())
 
         # the baselines first, then the modes the goals name: a run cut short keeps the ratios
         _guarded(results, "eager", eager, save)
         _guarded(results, "reduce_overhead", reduce_overhead, save)
         for mode in cfg.modes.split(","):
             _guarded(results, mode, lambda part, m=mode: run_mode(m, model, cfg, root, part), save)
+        if not cfg.no_out_variant:
+            out_model = build_model(cfg.layers, cfg.hidden, cfg.heads, cfg.vocab, out_variant=True)
+            _guarded(results, "reduce_overhead_out_attention",
+                     lambda part: reduce_overhead(part, out_model), save)
+            _guarded(results, "piecewise_out_attention",
+                     lambda part: run_mode("piecewise", out_model, cfg, root, part, variant="out"),
+                     save)
     save()
     print(markdown(results))
 
