@@ -385,3 +385,56 @@ def test_a_graph_with_two_dynamic_sizes_gets_no_full_graph_and_says_why():
     assert any("no full CUDA graphs" in n and "several symbols" in n for n in notes), notes
     # the piece that depends on x only still gets its piecewise graph (3 pads to 4)
     assert {(c.mode, c.submod, c.size) for c in t.record.captures} == {(PIECEWISE, "submod_0", 4)}
+
+
+# -- a splitting op that writes into an output the piece before allocated (vLLM's attention) ---
+_LIB.define("scale_into(Tensor x, Tensor(a!) out) -> ()")
+
+
+def _scale_into(x: torch.Tensor, out: torch.Tensor) -> None:
+    out.copy_(x * 2)
+
+
+_LIB.impl("scale_into", _scale_into, "CompositeExplicitAutograd")
+_LIB.impl("scale_into", lambda x, out: None, "Meta")
+
+
+class _WritesInto(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.randn(8, 8) / 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for _ in range(2):
+            out = torch.empty_like(x)
+            torch.ops.cl_modes.scale_into(torch.tanh(x @ self.w), out)
+            x = x + out
+        return x
+
+
+@pytest.mark.parametrize("mode", ["piecewise", "full_and_piecewise"])
+def test_an_op_writing_into_the_previous_pieces_output_is_read_in_place(mode):
+    torch._dynamo.reset()
+    torch.manual_seed(0)
+    model = _WritesInto()
+    backend = EagerModes(splitting_ops=["cl_modes::scale_into"], cudagraph_sizes=[2, 4, 8],
+                         cudagraph_mode=mode, use_artifact_cache=False,
+                         cudagraph_full_sizes=[2] if mode == "full_and_piecewise" else None)
+    backend.graph_context = EagerReplayContext()
+    compiled = torch.compile(model, backend=backend)
+    first = torch.randn(8, 8)
+    torch._dynamo.mark_dynamic(first, 0)
+    seq0 = cudagraphs.capture_seq()
+    with torch.no_grad(), compile_lens.trace(strict=True, factors=False, bytecode=False) as t:
+        compiled(first)
+        for n in (3, 2, 5, 8, 3):
+            x = torch.randn(n, 8)
+            torch.testing.assert_close(compiled(x), model(x))
+        cudagraphs.report_replays(since=seq0)
+    torch._dynamo.reset()
+    pieces = {(c.submod, c.size): c.extra for c in t.record.captures if c.mode == PIECEWISE}
+    assert {s for _, s in pieces} == ({2, 4, 8} if mode == "piecewise" else {4, 8})
+    for (submod, _), extra in pieces.items():
+        if submod != "submod_0":  # the op wrote into the previous graph's output: no copy
+            assert extra["copied"] == 0
+            assert extra["adopted"] >= 1
