@@ -9,6 +9,7 @@ the views read is in ``test_payloads_inductor.py``.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import types
@@ -251,3 +252,25 @@ def test_read_names_follow_the_parser_rules():
     assert payloads.chromium_read("entire_frame_compile")
     assert payloads.chromium_read("pass.post_grad_passes.x")
     assert not payloads.chromium_read("fx_graph_cache_miss")
+
+
+def test_dict_payloads_reach_compile_lens_as_compact_json_and_others_as_torch_writes_them():
+    event = {"name": "pass.post_grad_passes.demo", "ph": "B", "ts": 1.5, "args": {"k": {1, 2}}}
+    user = Collect()
+    logger = logging.getLogger(TRACE_LOGGER)
+    sent = []
+    for listener in (None, user):
+        if listener is not None:
+            logger.addHandler(listener)
+        try:
+            with compile_lens.trace(strict=True, factors=False, bytecode=False) as t:
+                torch._logging.trace_structured("chromium_event", payload_fn=lambda: event,
+                                                expect_trace_id=False)
+        finally:
+            logger.removeHandler(user)
+        (ours,) = [e for e in t._recording.sink.events if e.name == "chromium_event"]
+        sent.append(ours.payload)
+    alone, with_user = sent
+    assert "\n" not in alone and json.loads(alone) == {**event, "args": {"k": [1, 2]}}
+    assert with_user == user.payloads("chromium_event")[0] and "\n" in with_user
+    assert json.loads(with_user) == json.loads(alone)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import logging
 import os
 import sys
@@ -81,10 +82,36 @@ def _no_payload() -> None:
     return None
 
 
+def compact(body: Any) -> Any:
+    """A dict payload as one line of JSON, by the C encoder; anything else unchanged.
+
+    torch turns a dict payload into text with ``json.dumps(..., indent=0)``, which runs Python's
+    pure-Python encoder: most of the cost of each of the hundreds of chromium timing events. Only
+    compile_lens reads these (they pass here only while it is the only listener) and it parses
+    them as JSON, so the same object as compact text reads the same. A body the C encoder refuses
+    goes to torch unchanged (it then fails or succeeds as before).
+    """
+    if not isinstance(body, dict):
+        return body
+    try:
+        return json.dumps(body, default=_set_as_list)
+    except (TypeError, ValueError):
+        return body
+
+
+def _set_as_list(value: Any) -> Any:
+    """torch's own ``default`` for payload JSON: sets become lists, anything else is an error."""
+    if isinstance(value, set):
+        return list(value)
+    msg = f"Object of type {type(value)} is not JSON serializable"
+    raise TypeError(msg)
+
+
 class PayloadFilter:
     """The wrapper's policy and what it saved, while compile_lens is the only listener:
 
-    * an event a rule reads passes unchanged (a ``chromium_event`` only if its interval is read);
+    * an event a rule reads is sent, a dict payload as compact JSON (``compact``), the same object;
+      a ``chromium_event`` only if its interval is read;
     * an event the parser knows and reads nothing of (guard dumps, post-AOT and pass-boundary
       graphs, ``fx_graph_runnable``, symbol and tensor descriptions, …) is not sent at all, so
       neither its metadata nor its payload is built;
@@ -139,17 +166,21 @@ class PayloadFilter:
             if isinstance(metadata, dict):
                 key = f"artifact:{metadata.get('name', '')}"
         if key.startswith(OWN_PREFIX):
-            return True, args, kwargs
+            return True, args, kwargs  # built by _events.emit: already a compact JSON string
         payload_fn = kwargs.get("payload_fn")
         if key == CHROMIUM and payload_fn is not None:
             event = payload_fn()
-            kwargs = {**kwargs, "payload_fn": lambda: event}
-            if not isinstance(event, dict) or chromium_read(str(event.get("name", ""))) \
-                    or self.others_listen():
-                return True, args, kwargs
-            self._count(CHROMIUM)
-            return False, args, kwargs
-        if key in self.read or self.others_listen():
+            alone = not self.others_listen()
+            if alone and isinstance(event, dict) and not chromium_read(str(event.get("name", ""))):
+                self._count(CHROMIUM)
+                return False, args, kwargs
+            kwargs = {**kwargs, "payload_fn": (lambda: compact(event)) if alone else lambda: event}
+            return True, args, kwargs
+        if key in self.read:
+            if payload_fn is not None and not self.others_listen():
+                kwargs = {**kwargs, "payload_fn": lambda: compact(payload_fn())}
+            return True, args, kwargs
+        if self.others_listen():
             return True, args, kwargs
         if key in self.unused:
             self._count(key)
@@ -209,12 +240,17 @@ class CallerFilter(logging.Filter):
     torch logs with ``stacklevel=2``, so with our wrapper in between the record would name the
     wrapper (``payloads.py``): the prefix of every line of a ``TORCH_TRACE`` log written while
     compile_lens traces. A filter on the logger runs before every handler, so all of them see
-    the caller torch meant. It looks for the wrapper's frame a few frames up; cost ~1 µs.
+    the caller torch meant. It looks for the wrapper's frame a few frames up, only while another
+    handler listens.
     """
 
+    def __init__(self, others_listen: Callable[[], bool]) -> None:
+        super().__init__()
+        self.others_listen = others_listen
+
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.pathname != _THIS_FILE:
-            return True
+        if record.pathname != _THIS_FILE or not self.others_listen():
+            return True  # compile_lens' own handlers never read where a record was logged
         frame = sys._getframe(1)
         while frame is not None and frame.f_code not in _WRAPPER_CODES:
             frame = frame.f_back
@@ -238,7 +274,7 @@ def install(payload_filter: PayloadFilter) -> Callable[[], None]:
 
     stack = contextlib.ExitStack()
     logger = logging.getLogger(TRACE_LOGGER)
-    caller = CallerFilter()
+    caller = CallerFilter(payload_filter.others_listen)
     logger.addFilter(caller)
     stack.callback(logger.removeFilter, caller)
     try:
