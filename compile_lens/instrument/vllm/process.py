@@ -207,13 +207,30 @@ def _described_pids(directory: Path) -> list[int]:
 
 
 def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs. An exited process its parent has not reaped yet (a zombie: vLLM's
+    EngineCore, shut down when the ``LLM`` went away inside the block) still answers signal 0
+    but will never answer a flush; waiting for it cost every such trace the full timeout."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    return not _exited_unreaped(pid)
+
+
+def _exited_unreaped(pid: int) -> bool:
+    """``/proc/<pid>/stat`` says zombie (``Z``) or dead (``X``); ``False`` where unreadable.
+
+    Read, never ``waitpid``: reaping vLLM's child would take it from its real parent.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+    except OSError:
+        return False
+    end = stat.rfind(b")")  # the command name may hold spaces and parentheses
+    return stat[end + 2:end + 3] in (b"Z", b"X")
 
 
 def finish() -> None:
