@@ -28,6 +28,7 @@ from typing import Any
 from compile_lens import _events
 from compile_lens.instrument.vllm import _state
 from compile_lens.instrument.vllm._state import GUARD, emit
+from compile_lens.model.events import WHOLE_MODEL  # a FULL graph's submod, shared with backend/
 
 
 def _where() -> dict[str, Any]:
@@ -79,8 +80,6 @@ def wrap_lowering_call(original: Any) -> Any:
     return __call__
 
 
-WHOLE_MODEL = "<model>"
-"""The ``submod`` of a whole-model (FULL) CUDA graph: it captures every piece and the ops between."""
 
 _REPLAYS: Counter[tuple[str, str, int, str, bool]] = Counter()
 """``(graph_key, submod, num_tokens, mode, uniform)`` → replays since the observers' install."""
