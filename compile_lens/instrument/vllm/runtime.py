@@ -80,7 +80,6 @@ def wrap_lowering_call(original: Any) -> Any:
     return __call__
 
 
-
 _REPLAYS: Counter[tuple[str, str, int, str, bool]] = Counter()
 """``(graph_key, submod, num_tokens, mode, uniform)`` → replays since the observers' install."""
 
