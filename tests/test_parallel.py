@@ -96,8 +96,10 @@ def test_worker_compile_events_are_in_the_trace(runs):
 
     assert lowered(par, "submod_0"), "the worker's output code reached the trace"
     assert lowered(par, "submod_0") == lowered(serial, "submod_0")
-    assert {p.name for p in par.passes if p.submod == "submod_0"} == {
-        p.name for p in serial.passes if p.submod == "submod_0"}
+    # The worker may compile its kernels in-process (its share of cores), which adds timings
+    # (compile_file) that the parent's compile pool does not report; none may be missing.
+    assert {p.name for p in serial.passes if p.submod == "submod_0"} <= {
+        p.name for p in par.passes if p.submod == "submod_0"}
     assert _general(runs["parallel"][0])["submod_0"].cache_state == "miss"
 
 
@@ -238,3 +240,19 @@ def test_unsendable_pieces():
 def test_usable_cores_is_positive():
     assert parallel.usable_cores() >= 1
     assert parallel.usable_cores() <= (os.cpu_count() or 1)
+
+
+@pytest.mark.inductor
+def test_workers_that_cannot_start_leave_a_serial_compile(tmp_path, monkeypatch):
+    """No Python to start (a real failed exec): every piece compiles here, the note says why."""
+    monkeypatch.setattr(parallel.sys, "executable", str(tmp_path / "no-python"))
+    x = torch.randn(6, 8)
+    with _runs.inductor_cache(tmp_path / "inductor"):
+        backend = compile_lens.piecewise(cache_dir=str(tmp_path / "artifacts"), parallel=1)
+        with compile_lens.trace(strict=True) as t:
+            out = torch.compile(_tiny, backend=backend)(x)
+    torch.testing.assert_close(out, _tiny(x))
+    assert {c.outcome for c in _general(t).values()} == {COMPILED}
+    assert any("worker processes could not start" in n for n in t.record.run.notes)
+    assert not any(WORKER_NOTE in c.note for c in t.record.compiles)
+    assert backend.worker_pids == []

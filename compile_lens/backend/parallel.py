@@ -281,7 +281,12 @@ def _run_parallel(backend: PiecewiseBackend, graph_key: str, jobs: list[SizeJob]
     context["compile_threads"] = max(1, usable_cores() // (workers + 1))
     pool = WorkerPool(workers, context)
     try:
-        pool.start(remote)
+        try:
+            pool.start(remote)
+        except (OSError, ValueError, subprocess.SubprocessError) as exc:
+            _note(f"{graph_key}: pieces compiled one after the other: worker processes could not "
+                  f"start ({type(exc).__name__}: {exc})")
+            return
         for job in local:  # what only this process can compile comes first
             _compile_here(backend, graph_key, job)
         while (job := pool.steal()) is not None:
@@ -560,7 +565,7 @@ class WorkerPool:
                 reply = _receive(process.stdout)
                 self._results[id(job)] = WorkerResult(**reply)
                 job = None
-        except (EOFError, OSError, pickle.PickleError, TypeError, ValueError) as exc:
+        except Exception as exc:  # a thread: whatever happened, the parent compiles the job
             if job is not None:  # the job it held fails; the parent compiles it later
                 self._results[id(job)] = WorkerResult(
                     pid=process.pid, error=f"worker process {process.pid} failed "
