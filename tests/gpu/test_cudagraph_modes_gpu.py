@@ -148,8 +148,9 @@ def test_full_and_piecewise_full_at_decode_sizes_pieces_at_the_others(mode_runs)
 
 def test_one_pool_for_full_and_piecewise_graphs(mode_runs):
     run = mode_runs["full_and_piecewise"]
-    assert {w.context for w in run.wrappers} == {run.backend.graph_context}
-    assert run.backend.graph_context._pool is not None
+    graphs = [(w.mode, e.graph) for w in run.wrappers for e in w.entries.values()]
+    assert {mode for mode, _ in graphs} == {FULL, PIECEWISE}
+    assert {g.pool() for _, g in graphs} == {run.backend.graph_context._pool}
 
 
 # -- a parameter that moved, splitting ops a full graph cannot capture ------------------------
