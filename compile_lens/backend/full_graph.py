@@ -55,7 +55,7 @@ def unsafe_ops(ops: Iterable[Any]) -> list[str]:
 
 def check_ops(ops: Iterable[Any], mode: str) -> None:
     """Raise ``CudaGraphModeError`` if a FULL graph would have to capture an unsafe op."""
-    unsafe = unsafe_ops(ops)
+    unsafe = list(dict.fromkeys(unsafe_ops(ops)))  # once per op, not once per layer
     if unsafe:
         names = ", ".join(unsafe)
         msg = (f"cudagraph_mode={mode!r} captures the splitting ops inside full CUDA graphs, but "
