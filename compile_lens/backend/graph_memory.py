@@ -138,6 +138,7 @@ class GraphContext:
             except Exception:
                 with contextlib.suppress(Exception):  # the capture error below is secondary
                     graph.capture_end()
+                _end_generator_capture(stream)
                 raise
             graph.capture_end()
         torch.cuda.current_stream().wait_stream(stream)
@@ -161,3 +162,22 @@ class GraphContext:
 
 def flat(outputs: Any, single: bool) -> tuple[Any, ...]:
     return (outputs,) if single else tuple(outputs)
+
+
+def _end_generator_capture(stream: Any) -> None:
+    """Take the CUDA RNG out of capture mode after a capture that failed.
+
+    ``capture_begin`` puts the device's default generator in capture mode and only a
+    ``capture_end`` that succeeds takes it out; after a failed one every later random op of the
+    process raises "Offset increment outside graph capture encountered unexpectedly". An empty
+    capture on the same stream runs the generator's epilogue on its own state (a fresh state
+    would detach the graphs already captured from the RNG offsets they replay with).
+    """
+    import warnings
+
+    with contextlib.suppress(Exception), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "the CUDA graph is empty"
+        empty = torch.cuda.CUDAGraph()
+        with torch.cuda.stream(stream):
+            empty.capture_begin()
+            empty.capture_end()
