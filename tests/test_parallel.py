@@ -8,6 +8,7 @@ import logging
 import os
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import _runs
@@ -191,11 +192,11 @@ def test_serial_reasons(tmp_path, monkeypatch):
 
 def test_worker_count(tmp_path, monkeypatch):
     monkeypatch.setattr(parallel, "usable_cores", lambda: 16)
-    auto = PiecewiseBackend(cache_dir=str(tmp_path))
+    auto: Any = SimpleNamespace(parallel=None)
     assert parallel.worker_count(auto, 1) == 0, "one job: this process compiles it"
     assert parallel.worker_count(auto, 4) == 3, "this process takes a job too"
     assert parallel.worker_count(auto, 100) == parallel.MAX_WORKERS
-    assert parallel.worker_count(PiecewiseBackend(cache_dir=str(tmp_path), parallel=2), 10) == 2
+    assert parallel.worker_count(SimpleNamespace(parallel=2), 10) == 2  # type: ignore[arg-type]
 
 
 def test_serial_note_in_the_trace(tmp_path):
@@ -256,3 +257,43 @@ def test_workers_that_cannot_start_leave_a_serial_compile(tmp_path, monkeypatch)
     assert any("worker processes could not start" in n for n in t.record.run.notes)
     assert not any(WORKER_NOTE in c.note for c in t.record.compiles)
     assert backend.worker_pids == []
+
+
+def _gone(pids: list[int]) -> bool:
+    return all(not Path(f"/proc/{pid}").exists() for pid in pids)
+
+
+@pytest.mark.inductor
+def test_prestarted_workers_serve_the_first_graph(tmp_path, monkeypatch):
+    """Automatic mode with cores to spare: workers start with the backend (before Dynamo
+    traces), the first graph uses them, and all of them end with it."""
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 4)
+    x = torch.randn(6, 8)
+    with _runs.inductor_cache(tmp_path / "inductor"):
+        backend = compile_lens.piecewise(cache_dir=str(tmp_path / "artifacts"))
+        warm = backend._warm_pool
+        assert warm is not None and warm.size == parallel.PRESTART
+        with compile_lens.trace(strict=True) as t:
+            out = torch.compile(_tiny, backend=backend)(x)
+    torch.testing.assert_close(out, _tiny(x))
+    assert backend._warm_pool is None
+    assert sorted(backend.worker_pids) == sorted(warm.pids)
+    assert _gone(backend.worker_pids)
+    assert WORKER_NOTE in _general(t)["submod_0"].note
+
+
+def test_prestarted_workers_of_an_unused_backend_end(tmp_path, monkeypatch):
+    """A backend made and dropped without compiling: its pre-started workers are ended."""
+    import gc
+
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 3)
+    backend = PiecewiseBackend(cache_dir=str(tmp_path))
+    pool = backend._warm_pool
+    assert pool is not None and pool.size == 2
+    pids = list(pool.pids)
+    del backend, pool
+    gc.collect()
+    assert _gone(pids)
+    assert not [t for t in threading.enumerate() if t.name.startswith("compile_lens-worker")]
+    assert PiecewiseBackend(cache_dir=str(tmp_path), parallel=True)._warm_pool is None, (
+        "only the automatic mode pre-starts")

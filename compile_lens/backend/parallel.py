@@ -42,6 +42,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
@@ -56,8 +57,14 @@ if TYPE_CHECKING:
 
 MAX_WORKERS = 8
 """Never more worker processes than this (each holds a torch import: ~0.5–1 GB)."""
+PRESTART = 3
+"""Workers started with an automatic-mode backend (a split graph has three unique pieces per
+size when its layers repeat; more are started if a graph has more jobs)."""
 MAX_PAYLOAD = 256 * 2**20
 """A piece that serializes to more than this (real tensors inside) is compiled here."""
+_ENV_PREFIXES = ("TORCHINDUCTOR_", "TORCH_", "TRITON_", "CUDA_", "PYTORCH_", "INDUCTOR_")
+"""Environment a worker takes from the parent at each graph (a pre-started worker's copy is
+older: e.g. ``TORCHINDUCTOR_CACHE_DIR`` set after the backend was made)."""
 _AOT_LOGGER = "torch._functorch._aot_autograd.autograd_cache"
 _BUILTIN_NAMESPACES = frozenset({"aten", "prims", "_c10d_functional", "c10d", "quantized",
                                  "_quantized", "rngprims", "higher_order", "inductor"})
@@ -221,6 +228,10 @@ def compile_pieces(backend: PiecewiseBackend, graph_key: str,
         _note(f"{graph_key}: pieces compiled one after the other: {reason}")
     else:
         _run_parallel(backend, graph_key, jobs)
+    unused = backend.take_warm_pool()  # pre-started for the first graph; it did not need them
+    if unused is not None:
+        unused.close(quick=True)
+        backend.worker_pids.extend(unused.pids)
     backend.prepared.clear()
     for job in jobs:
         if job.prepared is not None:
@@ -279,14 +290,16 @@ def _run_parallel(backend: PiecewiseBackend, graph_key: str, jobs: list[SizeJob]
     # Each worker's own Inductor compile pool (Triton / C++ kernels of one piece) gets its share
     # of the cores; this process keeps its pool.
     context["compile_threads"] = max(1, usable_cores() // (workers + 1))
-    pool = WorkerPool(workers, context)
+    pool = backend.take_warm_pool() or WorkerPool()
     try:
         try:
-            pool.start(remote)
+            pool.spawn(max(0, workers - pool.size))
         except (OSError, ValueError, subprocess.SubprocessError) as exc:
-            _note(f"{graph_key}: pieces compiled one after the other: worker processes could not "
-                  f"start ({type(exc).__name__}: {exc})")
-            return
+            if pool.size == 0:
+                _note(f"{graph_key}: pieces compiled one after the other: worker processes "
+                      f"could not start ({type(exc).__name__}: {exc})")
+                return
+        pool.run(remote, context)
         for job in local:  # what only this process can compile comes first
             _compile_here(backend, graph_key, job)
         while (job := pool.steal()) is not None:
@@ -370,6 +383,26 @@ def replay(events: list[tuple[str, Any, str | None]], seen: set[Any]) -> None:
             continue
         trace_structured(name, metadata_fn=lambda m=metadata: m,
                          payload_fn=lambda p=payload: p, expect_trace_id=False)
+
+
+def prestart(backend: PiecewiseBackend) -> WorkerPool | None:
+    """Workers started when the backend is made (automatic mode only), so their torch import
+    overlaps Dynamo's tracing instead of following it. The backend's first graph uses them (and
+    more if it has more jobs) or, with nothing to compile (a warm start), ends them; a backend
+    that never compiles ends them when it is collected or at exit."""
+    if backend.parallel is not None or serial_reason(backend):
+        return None
+    count = min(PRESTART, usable_cores() - 1, MAX_WORKERS)
+    if count < 1:
+        return None
+    pool = WorkerPool()
+    try:
+        pool.spawn(count)
+    except (OSError, ValueError, subprocess.SubprocessError):
+        pool.close(quick=True)
+        return None
+    weakref.finalize(backend, pool.close, quick=True)
+    return pool
 
 
 def _compile_here(backend: PiecewiseBackend, graph_key: str, job: SizeJob) -> None:
@@ -470,6 +503,7 @@ def _job_context(backend: PiecewiseBackend) -> dict[str, Any]:
         "deterministic_warn_only": torch.is_deterministic_algorithms_warn_only_enabled(),
         "factor_lines": logging.getLogger(_AOT_LOGGER).isEnabledFor(logging.DEBUG),
         "record_events": _session.current() is not None,
+        "environ": {k: v for k, v in os.environ.items() if k.startswith(_ENV_PREFIXES)},
     }
     for name, module in (("inductor", "torch._inductor.config"),
                          ("functorch", "torch._functorch.config")):
@@ -506,9 +540,8 @@ class WorkerPool:
     from the back. ``close`` ends every worker and reaps it, whatever happened.
     """
 
-    def __init__(self, size: int, context: dict[str, Any]) -> None:
-        self.size = size
-        self.context = context
+    def __init__(self) -> None:
+        self.context: dict[str, Any] = {}
         self.processes: list[subprocess.Popen[bytes]] = []
         self.pids: list[int] = []
         self._queue: list[SizeJob] = []
@@ -516,12 +549,18 @@ class WorkerPool:
         self._threads: list[threading.Thread] = []
         self._results: dict[int, WorkerResult] = {}
         self._taken = 0
+        self._go = threading.Event()
+        self._closed = False
 
-    def start(self, jobs: list[SizeJob]) -> None:
-        self._queue = list(jobs)
+    @property
+    def size(self) -> int:
+        return len(self.processes)
+
+    def spawn(self, count: int) -> None:
+        """Start ``count`` more workers; each imports torch, then waits for ``run``."""
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-        for _ in range(self.size):
+        for _ in range(count):
             process = subprocess.Popen(
                 [sys.executable, "-m", "compile_lens.backend.parallel"],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
@@ -531,6 +570,13 @@ class WorkerPool:
                                       name=f"compile_lens-worker-{process.pid}")
             self._threads.append(thread)
             thread.start()
+
+    def run(self, jobs: list[SizeJob], context: dict[str, Any]) -> None:
+        """Queue ``jobs``; every worker (started or still starting) begins taking them."""
+        with self._lock:
+            self._queue = list(jobs)
+            self.context = context
+        self._go.set()
 
     def steal(self) -> SizeJob | None:
         """The last queued job for this process to compile, or ``None`` when none is left.
@@ -559,6 +605,9 @@ class WorkerPool:
             ready = _receive(process.stdout)
             if ready[0] != "ready":
                 return
+            self._go.wait()
+            if self._closed:
+                return
             _send(process.stdin, ("context", self.context))
             while (job := self._take()) is not None:
                 _send(process.stdin, ("job", job.payload))
@@ -581,14 +630,25 @@ class WorkerPool:
             self._results[id(job)] = WorkerResult(error="no worker process took it (none started)")
         return dict(self._results)
 
-    def close(self) -> None:
-        """Stop and reap every worker (a polite ``stop``, then terminate, then kill)."""
+    def close(self, quick: bool = False) -> None:
+        """Stop and reap every worker (a polite ``stop``, then terminate, then kill).
+
+        ``quick``: terminate at once (an unused pre-started pool, closed from a finalizer).
+        """
+        if self._closed:
+            return  # already ended (a used pre-started pool, then its finalizer)
+        self._closed = True
+        self._go.set()
+        if quick:
+            for process in self.processes:
+                if process.poll() is None:
+                    process.terminate()
         for process in self.processes:
             try:
                 if process.stdin is not None:
                     _send(process.stdin, ("stop",))
                     process.stdin.close()
-            except OSError:
+            except (OSError, ValueError):  # a worker already gone, or its pipe closed
                 pass
         deadline = time.monotonic() + 10
         for process in self.processes:
@@ -699,6 +759,12 @@ def _rebuild(gm: Any, lazy: bool, order: list[str]) -> Any:
 def _apply_context(context: dict[str, Any]) -> None:
     """Set the parent's configs in this worker (what the cache key reads must match)."""
     import torch
+
+    environ = context.get("environ")
+    if isinstance(environ, dict):
+        for key in [k for k in os.environ if k.startswith(_ENV_PREFIXES) and k not in environ]:
+            del os.environ[key]
+        os.environ.update({str(k): str(v) for k, v in environ.items()})
 
     for name, module in (("inductor", "torch._inductor.config"),
                          ("functorch", "torch._functorch.config")):

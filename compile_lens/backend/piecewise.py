@@ -105,6 +105,7 @@ class PiecewiseBackend:
         self.parallel = parallel
         self.prepared: dict[tuple[str, str], parallel_compile.Prepared] = {}
         self.worker_pids: list[int] = []  # every worker process started (all ended and reaped)
+        self._warm_pool = parallel_compile.prestart(self)
         self.key_seconds: list[float] = []  # cost of each up-front key (benchmarks read it)
 
     def __call__(self, gm: torch.fx.GraphModule, example_inputs: Sequence[Any]) -> Callable[..., Any]:
@@ -151,6 +152,11 @@ class PiecewiseBackend:
             job.runnable = self.resolve_size(graph_key, job)
         sized = {int(j.size): j.runnable for j in plan.jobs[1:]}
         return PieceRunner(plan.jobs[0].runnable, sized, plan.sym_index, plan.unwrap)
+
+    def take_warm_pool(self) -> parallel_compile.WorkerPool | None:
+        """The workers started with this backend, once (the first graph with jobs uses them)."""
+        pool, self._warm_pool = self._warm_pool, None
+        return pool
 
     def plan_piece(self, item: SplitItem, args: Sequence[Any]) -> parallel_compile.PiecePlan:
         """The sizes ``item`` is compiled at: the general one, then each compile size."""
