@@ -238,6 +238,21 @@ def test_unsendable_pieces():
     assert parallel.unsendable(torch.fx.symbolic_trace(lambda x: torch.relu(x) * 2)) == ""
 
 
+def test_environment_setting(monkeypatch):
+    monkeypatch.setenv(parallel.ENV, "off")
+    assert PiecewiseBackend(use_artifact_cache=False).parallel is False
+    assert PiecewiseBackend(use_artifact_cache=False, parallel=2).parallel == 2, "argument wins"
+    monkeypatch.setenv(parallel.ENV, "on")
+    assert PiecewiseBackend(use_artifact_cache=False).parallel is True
+    monkeypatch.setenv(parallel.ENV, "4")
+    assert PiecewiseBackend(use_artifact_cache=False).parallel == 4
+    monkeypatch.setenv(parallel.ENV, "sometimes")
+    with pytest.raises(ValueError, match="COMPILE_LENS_PARALLEL='sometimes'"):
+        PiecewiseBackend(use_artifact_cache=False)
+    monkeypatch.delenv(parallel.ENV)
+    assert PiecewiseBackend(use_artifact_cache=False).parallel is None
+
+
 def test_usable_cores_is_positive():
     assert parallel.usable_cores() >= 1
     assert parallel.usable_cores() <= (os.cpu_count() or 1)

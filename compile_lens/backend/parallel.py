@@ -123,6 +123,32 @@ class PiecePlan:
 
 
 # -- when to run in parallel ------------------------------------------------------------------
+ENV = "COMPILE_LENS_PARALLEL"
+"""Overrides the automatic mode (``parallel=None``): ``0``/``off`` never, ``on`` always, a number
+of workers (an explicit ``parallel=`` argument wins)."""
+
+
+def setting(parallel: bool | int | None) -> bool | int | None:
+    """The backend's ``parallel`` argument, or ``$COMPILE_LENS_PARALLEL`` when it is ``None``.
+
+    Raises:
+        ValueError: the variable holds something else (a clear one-line message).
+    """
+    if parallel is not None:
+        return parallel
+    raw = os.environ.get(ENV, "").strip().lower()
+    if raw in ("", "auto"):
+        return None
+    if raw in ("0", "off", "false", "no"):
+        return False
+    if raw in ("on", "true", "yes"):
+        return True
+    if raw.isdigit():
+        return int(raw)
+    msg = f"{ENV}={raw!r}: expected auto, on, off or a number of worker processes"
+    raise ValueError(msg)
+
+
 def usable_cores() -> int:
     """CPU cores this process may run on (its affinity mask where the OS has one)."""
     try:

@@ -64,8 +64,9 @@ class PiecewiseBackend:
         cudagraph_full_sizes: the decode sizes captured as full graphs in
             ``"full_and_piecewise"`` mode (added to the capture sizes).
         parallel: compile the unique pieces concurrently in worker processes
-            (``backend/parallel.py``): ``None`` (default) where there are 3+ CPU cores,
-            ``True`` always, ``False`` never, or a number of worker processes.
+            (``backend/parallel.py``): ``None`` (default) where there are 3+ CPU cores (or as
+            ``$COMPILE_LENS_PARALLEL`` says: ``off``, ``on`` or a number), ``True`` always,
+            ``False`` never, or a number of worker processes.
 
     Raises:
         CudaGraphModeError: a mode or sizes that do not fit together, or a full-graph mode with
@@ -102,7 +103,7 @@ class PiecewiseBackend:
             check_ops(self.splitting_ops, str(cudagraph_mode))
         self.graph_context = GraphContext()
         self._by_key: dict[str, tuple[Any, str]] = {}
-        self.parallel = parallel
+        self.parallel = parallel_compile.setting(parallel)
         self.prepared: dict[tuple[str, str], parallel_compile.Prepared] = {}
         self.worker_pids: list[int] = []  # every worker process started (all ended and reaped)
         self._warm_pool = parallel_compile.prestart(self)
