@@ -274,3 +274,15 @@ def test_dict_payloads_reach_compile_lens_as_compact_json_and_others_as_torch_wr
     assert "\n" not in alone and json.loads(alone) == {**event, "args": {"k": [1, 2]}}
     assert with_user == user.payloads("chromium_event")[0] and "\n" in with_user
     assert json.loads(with_user) == json.loads(alone)
+
+
+def test_the_factor_map_is_read_when_the_block_starts_not_after_the_compile():
+    """Issue 12, warm starts: parsed after the compile, the config sources' allocations set off
+    a full GC of the compile's objects inside the tracer's time; so ``trace()`` reads them on
+    entry (only when it dumps factors)."""
+    from compile_lens.instrument.env_factors import env_config_map
+
+    for factors, expected in ((False, 0), (True, 1)):
+        env_config_map.cache_clear()
+        with compile_lens.trace(strict=True, factors=factors, bytecode=False):
+            assert env_config_map.cache_info().currsize == expected
