@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from compile_lens._torch.patching import Patch, patched, resolve
+from compile_lens.record import timing
 
 INTERNAL = "torch._logging._internal"
 TARGET = f"{INTERNAL}:trace_structured"
@@ -73,8 +74,6 @@ def chromium_read(name: str) -> bool:
     """Whether the recorder reads the chromium interval ``name`` (pass and phase timings, the
     frame compile span); the others (cache instants with their factor lists, ``inductor_compile``
     with its metrics, …) are never read."""
-    from compile_lens.record import timing
-
     return name == FRAME_INTERVAL or timing.classify(name) is not None
 
 
