@@ -27,10 +27,12 @@ WORKER_NOTE = "compiled in worker process"
 
 
 def _run(root: Path, **backend_kw: Any) -> tuple[Any, dict[int, torch.Tensor], PiecewiseBackend]:
-    """The 1-layer demo model (two unique pieces) compiled cold under ``trace()`` in ``root``."""
+    """The 1-layer demo model (two unique pieces, each general and at size 4: four jobs)
+    compiled cold under ``trace()`` in ``root``."""
     with _runs.inductor_cache(root / "inductor"):
         model = demo_model.build(layers=1)
-        backend = compile_lens.piecewise(cache_dir=str(root / "artifacts"), **backend_kw)
+        backend = compile_lens.piecewise(cache_dir=str(root / "artifacts"), compile_sizes=[4],
+                                         **backend_kw)
         compiled = torch.compile(model, backend=backend)
         with torch.no_grad():
             with compile_lens.trace(strict=True) as t:
@@ -62,26 +64,31 @@ def test_parallel_outputs_equal_the_serial_ones(runs):
 
 @pytest.mark.inductor
 def test_parallel_keys_and_outcomes_equal_the_serial_ones(runs):
-    serial, par = _general(runs["serial"][0]), _general(runs["parallel"][0])
-    assert sorted(par) == sorted(serial) == ["submod_0", "submod_2"]
-    for submod, compile_ in par.items():
-        assert compile_.standalone_key == serial[submod].standalone_key
-        assert compile_.legacy_key == serial[submod].legacy_key, "the worker's legacy key is known"
+    def rows(trace: Any) -> dict[tuple[str, str], Any]:
+        return {(c.submod, c.size): c for c in trace.record.compiles}
+
+    serial, par = rows(runs["serial"][0]), rows(runs["parallel"][0])
+    assert sorted(par) == sorted(serial) == [("submod_0", "4"), ("submod_0", GENERAL_SIZE),
+                                             ("submod_2", "4"), ("submod_2", GENERAL_SIZE)]
+    for where, compile_ in par.items():
+        assert compile_.standalone_key == serial[where].standalone_key
+        assert compile_.legacy_key == serial[where].legacy_key, "the worker's legacy key is known"
         assert compile_.key_match is True
         assert compile_.outcome == COMPILED
-    # The first job is kept for the worker; this process compiled the other one itself.
-    assert WORKER_NOTE in par["submod_0"].note
-    assert WORKER_NOTE not in par["submod_2"].note
+        assert "worker compile failed" not in compile_.note, "exact-size jobs too"
+    # The first job is kept for the worker; this process takes jobs from the back meanwhile.
+    assert WORKER_NOTE in par[("submod_0", GENERAL_SIZE)].note
+    assert WORKER_NOTE not in par[("submod_2", "4")].note
     assert all(WORKER_NOTE not in c.note for c in serial.values())
 
 
 @pytest.mark.inductor
 def test_worker_compile_is_a_span_on_the_timeline(runs):
     trace, _, backend = runs["parallel"]
-    spans = [s for s in trace.record.spans if s.category == "worker"]
-    assert len(spans) == 1
-    span = spans[0]
-    assert (span.submod, span.size) == ("submod_0", GENERAL_SIZE)
+    spans = {(s.submod, s.size): s for s in trace.record.spans if s.category == "worker"}
+    worker_compiled = {(c.submod, c.size) for c in trace.record.compiles if WORKER_NOTE in c.note}
+    assert set(spans) == worker_compiled
+    span = spans[("submod_0", GENERAL_SIZE)]
     assert 0 <= span.start_s < span.end_s
     assert str(backend.worker_pids[0]) in span.name
     assert not any(s.category == "worker" for s in runs["serial"][0].record.spans)
@@ -174,6 +181,11 @@ def test_serial_reasons(tmp_path, monkeypatch):
         PiecewiseBackend(use_artifact_cache=False, parallel=True))
     assert "dedup=False" in parallel.serial_reason(
         PiecewiseBackend(cache_dir=cache, dedup=False, parallel=True))
+    assert "force_disable_caches" in parallel.serial_reason(PiecewiseBackend(
+        cache_dir=cache, parallel=True, inductor_config={"force_disable_caches": True}))
+    with torch._inductor.config.patch(fx_graph_cache=False):
+        assert "FX graph cache is off" in parallel.serial_reason(
+            PiecewiseBackend(cache_dir=cache, parallel=True))
 
     class OwnCompile(PiecewiseBackend):
         def _compile_artifact(self, gm: Any, args: list[Any], dynamic_shapes: str) -> Any:

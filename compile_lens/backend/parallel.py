@@ -170,6 +170,9 @@ def serial_reason(backend: PiecewiseBackend) -> str:
         return "no artifact cache (the workers hand their artifacts back through it)"
     if not backend.dedup:
         return "dedup=False (the jobs are the unique keys)"
+    caches = _caches_off(backend)
+    if caches:
+        return f"{caches} (a worker hands its artifact back through them)"
     if _overrides(backend, "_compile_artifact"):
         return (f"{type(backend).__name__} compiles pieces its own way (_compile_artifact "
                 f"overridden), which a worker process would not")
@@ -179,6 +182,21 @@ def serial_reason(backend: PiecewiseBackend) -> str:
     missing = _missing_torch_feature()
     if missing:
         return missing
+    return ""
+
+
+def _caches_off(backend: PiecewiseBackend) -> str:
+    """Which of Inductor's/AOTAutograd's caches are off for this backend's compiles, if any."""
+    from torch._functorch import config as functorch_config
+    from torch._inductor import config as inductor_config
+
+    patch = backend.inductor_config
+    if patch.get("force_disable_caches", getattr(inductor_config, "force_disable_caches", False)):
+        return "Inductor's caches are disabled (force_disable_caches)"
+    if not patch.get("fx_graph_cache", getattr(inductor_config, "fx_graph_cache", True)):
+        return "Inductor's FX graph cache is off"
+    if not getattr(functorch_config, "enable_autograd_cache", True):
+        return "AOTAutograd's cache is off"
     return ""
 
 
@@ -481,26 +499,62 @@ def _serialize(job: SizeJob) -> str:
     from torch._subclasses.fake_tensor import unset_fake_temporarily
     from torch.fx._graph_pickler import Options
 
+    args_data: bytes | None = None
+    args_shape_env = True
     try:
         lazy = _is_lazy(job.gm)
         pickler = _pickler()
         fields = {f.name for f in dataclasses.fields(Options)}
         wanted = {"ops_filter": None, "node_metadata_key_filter": _keep_meta}
         options = Options(**{k: v for k, v in wanted.items() if k in fields})
+        # The general compile's arguments live in the graph's own fake mode (shared symbols:
+        # one pickle). An exact-size compile's arguments live in a mode of their own, without a
+        # shape environment, and AOTAutograd keys on that ("dynamic" or not): a second pickle,
+        # rebuilt in a mode like it.
+        args_mode = _args_fake_mode(job.args)
+        separate = args_mode is not None and args_mode is not _graph_fake_mode(job.gm)
         with unset_fake_temporarily():  # the backend runs inside Dynamo's fake mode
-            data = pickler.dumps((job.gm, list(job.args)), options)
+            if separate:
+                data = pickler.dumps(job.gm, options)
+                args_data = pickler.dumps(list(job.args), options)
+                args_shape_env = getattr(args_mode, "shape_env", None) is not None
+            else:
+                data = pickler.dumps((job.gm, list(job.args)), options)
     except Exception as exc:  # whatever GraphPickler cannot carry stays here
         return f"GraphPickler cannot serialize it ({type(exc).__name__}: {str(exc)[:200]})"
-    if len(data) > MAX_PAYLOAD:
-        return f"it serializes to {len(data) / 2**20:.0f} MiB (real tensors in the graph)"
+    size = len(data) + len(args_data or b"")
+    if size > MAX_PAYLOAD:
+        return f"it serializes to {size / 2**20:.0f} MiB (real tensors in the graph)"
     # The module's attribute order and class decide its AOTAutograd key (the key hashes its
     # __dict__ in order), so the worker rebuilds both exactly.
     job.payload = pickle.dumps({
-        "graph": data, "lazy": lazy, "order": list(job.gm.__dict__),
-        "dynamic_shapes": job.dynamic_shapes, "key": job.prepared.key if job.prepared else None,
-        "grad": torch.is_grad_enabled(),
+        "graph": data, "args": args_data, "args_shape_env": args_shape_env, "lazy": lazy,
+        "order": list(job.gm.__dict__), "dynamic_shapes": job.dynamic_shapes,
+        "key": job.prepared.key if job.prepared else None, "grad": torch.is_grad_enabled(),
     })
     return ""
+
+
+def _args_fake_mode(args: Sequence[Any]) -> Any:
+    """The fake mode the arguments' own fake tensors belong to (not the ambient one)."""
+    from torch._subclasses.fake_tensor import FakeTensor
+
+    for value in args:
+        if isinstance(value, FakeTensor):
+            return value.fake_mode
+    return None
+
+
+def _graph_fake_mode(gm: Any) -> Any:
+    """The fake mode of the graph's own metadata (``example_value``/``val``), if any."""
+    from torch._subclasses.fake_tensor import FakeTensor
+
+    for node in gm.graph.nodes:
+        for key in ("example_value", "val"):
+            value = node.meta.get(key)
+            if isinstance(value, FakeTensor):
+                return value.fake_mode
+    return None
 
 
 def _keep_meta(key: str) -> bool:
@@ -533,11 +587,25 @@ def _job_context(backend: PiecewiseBackend) -> dict[str, Any]:
     }
     for name, module in (("inductor", "torch._inductor.config"),
                          ("functorch", "torch._functorch.config")):
-        config = importlib.import_module(module)
-        save = getattr(config, "save_config_portable", None)
-        if save is not None:
-            context[name] = save()
+        context[name] = _config_values(importlib.import_module(module))
     return context
+
+
+def _config_values(config: Any) -> dict[str, Any]:
+    """Every config value a worker can receive (those that pickle: not custom pass objects,
+    which a worker could not run anyway; a key that depends on one then differs, and the
+    artifact cache refuses the worker's artifact, so the parent compiles that piece)."""
+    copy = getattr(config, "get_config_copy", None) or getattr(config, "save_config_portable", None)
+    if copy is None:
+        return {}
+    values: dict[str, Any] = {}
+    for key, value in copy().items():
+        try:
+            pickle.dumps(value)
+        except Exception:  # a callable, a class instance: stays here
+            continue
+        values[key] = value
+    return values
 
 
 # -- the pool ---------------------------------------------------------------------------------
@@ -711,7 +779,12 @@ def _compile_job(context: dict[str, Any], payload: bytes) -> dict[str, Any]:
     try:
         job = pickle.loads(payload)
         mode = FakeTensorMode(shape_env=ShapeEnv())
-        gm, args = _pickler().loads(job["graph"], mode)
+        if job.get("args") is None:
+            gm, args = _pickler().loads(job["graph"], mode)
+        else:
+            gm = _pickler().loads(job["graph"], mode)
+            args_mode = FakeTensorMode(shape_env=ShapeEnv() if job["args_shape_env"] else None)
+            args = _pickler().loads(job["args"], args_mode)
         gm = _rebuild(gm, job["lazy"], job["order"])
         torch.set_grad_enabled(job["grad"])
         hits = int(counters["aot_autograd"]["autograd_cache_hit"])
