@@ -11,6 +11,7 @@ Every step of our own is timed and reported as the tracer's overhead.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import shutil
@@ -98,9 +99,10 @@ class _Recording:
         wall = time.perf_counter() - self.started
         options = {"cross_check": self.options.cross_check, "strict": self.options.strict,
                    "payloads": self.payloads}
-        record = _build(self.t0, wall, self.sink.events, self.session_dir, self.code_objects,
-                        self.counters_before, options, self.overhead, self.issues,
-                        self.want_factors)
+        with _gc_deferred():
+            record = _build(self.t0, wall, self.sink.events, self.session_dir,
+                            self.code_objects, self.counters_before, options, self.overhead,
+                            self.issues, self.want_factors)
         if self.payload_filter is not None:  # which payloads torch did not build, by name
             record.run.extra["payloads_not_built"] = dict(sorted(self.payload_filter.skipped.items()))
         self.record = record
@@ -184,8 +186,6 @@ def _install(stack: contextlib.ExitStack, rec: _Recording) -> None:
         rec.payload_filter = only_read = payload_skip.PayloadFilter(
             payload_skip.read_names(), others_listen, listening)
         steps.append(("payloads", lambda: payload_skip.install(only_read)))
-    if rec.want_factors:
-        steps.append(("factor_map", _read_factor_map))
     if rec.want_bytecode:
         steps.append(("bytecode_hook", lambda: hooks.install_bytecode_hook(rec.code_objects)))
     if rec.options.cross_check:
@@ -199,19 +199,6 @@ def _install(stack: contextlib.ExitStack, rec: _Recording) -> None:
             issues.record(name, exc)  # raises when strict
             continue
         stack.callback(rec.undo, "restore", undo)
-
-
-def _read_factor_map() -> Callable[[], None]:
-    """Map env vars to config entries now (parsing torch's config sources), for the factor dump.
-
-    Parsed after a compile instead, those allocations set off a full garbage collection of the
-    compile's objects inside the tracer's own time (0.3-0.4 s of a 7 s warm start, measured on
-    CPU); now, with a small heap, it costs ~25 ms. Nothing to undo (the map is cached).
-    """
-    from compile_lens.instrument.env_factors import env_config_map
-
-    env_config_map()
-    return lambda: None
 
 
 def _report_replays(session: _session.SessionOptions) -> None:
@@ -251,6 +238,25 @@ def _make_progress(progress: bool | str, make: Callable[[], Any] | None, issues:
     with issues.guard("progress"):
         return make()
     return None
+
+
+@contextlib.contextmanager
+def _gc_deferred() -> Iterator[None]:
+    """Run the block with Python's cyclic GC paused (as it was after: on if it was on).
+
+    A compile leaves many objects behind, so the first allocations after it (ours: parsing,
+    the factor dump) set off a full collection of them: 0.2-0.4 s of a 5-7 s warm start on
+    CPU, counted as the tracer's own time though the objects are the compile's and an untraced
+    run collects them at its next allocations too. Paused here, that collection happens there,
+    in either case (issue 12).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @contextlib.contextmanager
