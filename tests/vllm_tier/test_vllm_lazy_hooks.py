@@ -86,6 +86,14 @@ def test_a_hook_lands_when_its_module_is_imported_and_is_restored(package: str) 
         assert module.f() == 1, "the original is back"
 
 
+def test_no_hook_lands_after_the_block(package: str) -> None:
+    with _hooks(strict=True) as (hooks, _):
+        hooks.add([(f"{package}.mod:f", _plus_ten, True)])
+        hooks.close()  # what the end of the block does first
+        module = importlib.import_module(f"{package}.mod")
+        assert module.f() == 1 and hooks.finder not in sys.meta_path
+
+
 def test_a_hook_whose_module_is_imported_lands_at_once(package: str) -> None:
     module = importlib.import_module(f"{package}.mod")
     with _hooks(strict=True) as (hooks, _):

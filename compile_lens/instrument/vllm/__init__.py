@@ -129,6 +129,7 @@ class _Hooks:
         self.lock = threading.RLock()
         self.finder = lazy.PostImportHooks(self._imported)
         self.platform_checked = False
+        self.closed = False
 
     def start(self) -> None:
         """Patch what is imported, watch the rest (``HOOKS``, ``WORKER_HOOKS``, the platform's)."""
@@ -159,9 +160,17 @@ class _Hooks:
             if target:
                 self.add([(target, runtime.wrap_static_graph_call, False)])
 
+    def close(self) -> None:
+        """No patch goes in any more (before the stack restores the ones in place)."""
+        with self.lock:
+            self.closed = True
+            self.finder.close()
+
     def catch_up(self) -> None:
         """Patch watched modules that got imported without passing our finder (safety net)."""
         with self.lock:
+            if self.closed:
+                return
             for module in [m for m in self.pending if m in sys.modules]:
                 _state.GUARD.run("vllm.install", self._apply, module)
 
@@ -185,7 +194,7 @@ class _Hooks:
     def _imported(self, module: str) -> None:
         """vLLM just imported ``module``: its patches go in, and the trace hears which."""
         with self.lock:
-            if module not in self.pending:
+            if self.closed or module not in self.pending:
                 return
             missing = len(self.missing)
             _state.GUARD.run("vllm.install", self._apply, module)
@@ -284,7 +293,7 @@ def _release() -> None:
     stack = _INSTALL.pop("stack", None)
     hooks = _INSTALL.pop("hooks", None)
     if hooks is not None:
-        hooks.finder.close()  # first: no patch may go in after the restore below
+        hooks.close()  # first: no patch may go in after the restore below
     try:
         _state.GUARD.run("vllm.finish", runtime.report_replays)
         _state.GUARD.run("vllm.finish", files.report_counters)
