@@ -499,36 +499,28 @@ def _serialize(job: SizeJob) -> str:
     from torch._subclasses.fake_tensor import unset_fake_temporarily
     from torch.fx._graph_pickler import Options
 
-    args_data: bytes | None = None
-    args_shape_env = True
     try:
         lazy = _is_lazy(job.gm)
         pickler = _pickler()
         fields = {f.name for f in dataclasses.fields(Options)}
         wanted = {"ops_filter": None, "node_metadata_key_filter": _keep_meta}
         options = Options(**{k: v for k, v in wanted.items() if k in fields})
-        # The general compile's arguments live in the graph's own fake mode (shared symbols:
-        # one pickle). An exact-size compile's arguments live in a mode of their own, without a
-        # shape environment, and AOTAutograd keys on that ("dynamic" or not): a second pickle,
-        # rebuilt in a mode like it.
+        # An exact-size compile's arguments are plain static fake tensors in a mode of their
+        # own, without a shape environment (``runner.concrete_args``), and AOTAutograd keys on
+        # that ("dynamic" or not): the worker makes them the same way again.
         args_mode = _args_fake_mode(job.args)
-        separate = args_mode is not None and args_mode is not _graph_fake_mode(job.gm)
+        static_args = (args_mode is not None and args_mode is not _graph_fake_mode(job.gm)
+                       and getattr(args_mode, "shape_env", None) is None)
         with unset_fake_temporarily():  # the backend runs inside Dynamo's fake mode
-            if separate:
-                data = pickler.dumps(job.gm, options)
-                args_data = pickler.dumps(list(job.args), options)
-                args_shape_env = getattr(args_mode, "shape_env", None) is not None
-            else:
-                data = pickler.dumps((job.gm, list(job.args)), options)
+            data = pickler.dumps((job.gm, list(job.args)), options)
     except Exception as exc:  # whatever GraphPickler cannot carry stays here
         return f"GraphPickler cannot serialize it ({type(exc).__name__}: {str(exc)[:200]})"
-    size = len(data) + len(args_data or b"")
-    if size > MAX_PAYLOAD:
-        return f"it serializes to {size / 2**20:.0f} MiB (real tensors in the graph)"
+    if len(data) > MAX_PAYLOAD:
+        return f"it serializes to {len(data) / 2**20:.0f} MiB (real tensors in the graph)"
     # The module's attribute order and class decide its AOTAutograd key (the key hashes its
     # __dict__ in order), so the worker rebuilds both exactly.
     job.payload = pickle.dumps({
-        "graph": data, "args": args_data, "args_shape_env": args_shape_env, "lazy": lazy,
+        "graph": data, "static_args": static_args, "lazy": lazy,
         "order": list(job.gm.__dict__), "dynamic_shapes": job.dynamic_shapes,
         "key": job.prepared.key if job.prepared else None, "grad": torch.is_grad_enabled(),
     })
@@ -779,12 +771,9 @@ def _compile_job(context: dict[str, Any], payload: bytes) -> dict[str, Any]:
     try:
         job = pickle.loads(payload)
         mode = FakeTensorMode(shape_env=ShapeEnv())
-        if job.get("args") is None:
-            gm, args = _pickler().loads(job["graph"], mode)
-        else:
-            gm = _pickler().loads(job["graph"], mode)
-            args_mode = FakeTensorMode(shape_env=ShapeEnv() if job["args_shape_env"] else None)
-            args = _pickler().loads(job["args"], args_mode)
+        gm, args = _pickler().loads(job["graph"], mode)
+        if job.get("static_args"):
+            args = _static_args(args)
         gm = _rebuild(gm, job["lazy"], job["order"])
         torch.set_grad_enabled(job["grad"])
         hits = int(counters["aot_autograd"]["autograd_cache_hit"])
@@ -836,6 +825,24 @@ def _recorded(context: dict[str, Any], out: dict[str, Any]) -> Iterator[None]:
     finally:
         trace_log.removeHandler(handler)
         out["events"] = events
+
+
+def _static_args(args: list[Any]) -> list[Any]:
+    """Exact-size arguments made as the parent made them: ``empty_strided`` in a fresh
+    ``FakeTensorMode()`` without a shape environment (``runner.concrete_args``)."""
+    import torch
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    out: list[Any] = []
+    with FakeTensorMode():
+        for arg in args:
+            if isinstance(arg, torch.Tensor):
+                out.append(torch.empty_strided(
+                    [int(d) for d in arg.shape], [int(s) for s in arg.stride()],
+                    dtype=arg.dtype, device=arg.device))
+            else:
+                out.append(arg)
+    return out
 
 
 def _rebuild(gm: Any, lazy: bool, order: list[str]) -> Any:
