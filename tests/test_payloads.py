@@ -300,3 +300,43 @@ def test_the_trace_is_built_with_gc_paused_and_gc_left_as_it_was(monkeypatch):
     finally:
         gc.enable()
     assert seen == [False, False]
+
+
+class Boom(Exception):
+    pass
+
+
+def _boom() -> bool:
+    msg = "policy broke"
+    raise Boom(msg)
+
+
+def test_a_broken_policy_fails_open_and_is_an_issue(monkeypatch):
+    from compile_lens.instrument import session
+
+    monkeypatch.setattr(session, "others_listen", _boom)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with compile_lens.trace(factors=False, bytecode=False) as t:
+            _compile_eager()
+    assert any("payloads" in str(w.message) for w in seen)
+    (issue,) = t.record.issues
+    assert issue.hook == "payloads" and issue.error_type == "Boom"
+    assert len(t.record.graphs) == 2 and _handled(t)["dynamo_cpp_guards_str"] == 2, (
+        "every call went to torch as it was made")
+    with pytest.raises(InstrumentationError, match="policy broke"), \
+            compile_lens.trace(strict=True, factors=False, bytecode=False):
+        _compile_eager()
+
+
+def test_a_failing_metadata_fn_fails_as_it_would_without_the_filter():
+    from torch._inductor import compile_fx
+
+    def metadata() -> dict[str, str]:
+        msg = "torch's own"
+        raise Boom(msg)
+
+    with pytest.raises(Boom, match="torch's own"), \
+            compile_lens.trace(strict=True, factors=False, bytecode=False) as t:
+        compile_fx.trace_structured("artifact", metadata_fn=metadata, payload_fn=lambda: "x")
+    assert t.record.issues == []

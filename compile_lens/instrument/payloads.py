@@ -119,10 +119,14 @@ class PayloadFilter:
     """
 
     def __init__(self, names: tuple[frozenset[str], frozenset[str]],
-                 others_listen: Callable[[], bool], listening: Callable[[], bool]) -> None:
+                 others_listen: Callable[[], bool], listening: Callable[[], bool],
+                 on_error: Callable[[Exception], None] | None = None) -> None:
         self.read, self.unused = names
         self.others_listen = others_listen
         self.listening = listening
+        self.on_error = on_error
+        """Told about a failure of the policy itself (the session records an issue, or raises
+        when strict); the call then goes to torch unchanged."""
         self.skipped: dict[str, int] = {}
         self.seconds = 0.0
         self._lock = threading.Lock()
@@ -139,11 +143,15 @@ class PayloadFilter:
                 return original(name, *args, **kwargs)  # nothing is built anyway
             start = time.perf_counter()
             try:
-                send, args, kwargs = self._decide(name, args, kwargs)
+                send, new_args, new_kwargs = self._decide(name, args, kwargs)
+            except Exception as exc:  # fail open: torch gets the call as it was made
+                if self.on_error is not None:
+                    self.on_error(exc)
+                return original(name, *args, **kwargs)
             finally:
                 self.seconds += time.perf_counter() - start
             if send:
-                return original(name, *args, **kwargs)
+                return original(name, *new_args, **new_kwargs)
             return None
 
         _WRAPPER_CODES.add(trace_structured.__code__)  # CallerFilter looks for its frames
@@ -157,7 +165,10 @@ class PayloadFilter:
         key = name
         if name == "artifact":  # the artifact's name is in its metadata
             metadata_fn = args[0] if args else kwargs.get("metadata_fn", dict)
-            metadata = metadata_fn()
+            try:
+                metadata = metadata_fn()
+            except Exception:
+                return True, args, kwargs  # torch calls it again and fails as it would have
             if args:
                 args = (lambda: metadata, *args[1:])
             else:
@@ -168,7 +179,10 @@ class PayloadFilter:
             return True, args, kwargs  # built by _events.emit: already a compact JSON string
         payload_fn = kwargs.get("payload_fn")
         if key == CHROMIUM and payload_fn is not None:
-            event = payload_fn()
+            try:
+                event = payload_fn()
+            except Exception:
+                return True, args, kwargs
             alone = not self.others_listen()
             if alone and isinstance(event, dict) and not chromium_read(str(event.get("name", ""))):
                 self._count(CHROMIUM)
@@ -248,8 +262,15 @@ class CallerFilter(logging.Filter):
         self.others_listen = others_listen
 
     def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            self._fix(record)
+        except Exception:  # fail open: the record goes on as torch logged it
+            return True
+        return True
+
+    def _fix(self, record: logging.LogRecord) -> None:
         if record.pathname != _THIS_FILE or not self.others_listen():
-            return True  # compile_lens' own handlers never read where a record was logged
+            return  # compile_lens' own handlers never read where a record was logged
         frame = sys._getframe(1)
         while frame is not None and frame.f_code not in _WRAPPER_CODES:
             frame = frame.f_back
@@ -261,7 +282,6 @@ class CallerFilter(logging.Filter):
             record.module = os.path.splitext(record.filename)[0]
             record.lineno = caller.f_lineno
             record.funcName = code.co_name
-        return True
 
 
 _THIS_FILE = os.path.normcase(__file__)
