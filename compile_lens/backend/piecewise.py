@@ -3,7 +3,8 @@
 For each Dynamo graph it (1) splits at the splitting ops, (2) computes each piece's standalone
 cache key up front, (3) compiles each *unique* key once with real Inductor (``standalone_compile``),
 symbolic in the dynamic dimension plus exact-size compiles for ``compile_sizes``, reusing the
-artifact for identical pieces, and (4) keeps a persistent artifact cache so a second process loads
+artifact for identical pieces (the unique ones compile concurrently in worker processes where
+cores allow: ``backend/parallel.py``), and (4) keeps a persistent artifact cache so a second process loads
 instead of compiling. With ``cudagraph_sizes`` (5) it captures CUDA graphs per size in vLLM's
 modes (``cudagraph_mode``; ``backend/dispatch.py``): each compiled piece (PIECEWISE,
 ``backend/cudagraphs.py``), the whole graph with its splitting ops (FULL, ``backend/full_graph.py``),
