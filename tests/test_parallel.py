@@ -324,3 +324,28 @@ def test_prestarted_workers_of_an_unused_backend_end(tmp_path, monkeypatch):
     assert not [t for t in threading.enumerate() if t.name.startswith("compile_lens-worker")]
     assert PiecewiseBackend(cache_dir=str(tmp_path), parallel=True)._warm_pool is None, (
         "only the automatic mode pre-starts")
+
+
+@pytest.mark.inductor
+def test_a_piece_with_a_custom_op_compiles_here_the_others_in_a_worker(tmp_path):
+    lib = torch.library.Library("cl_par_e2e", "FRAGMENT")
+    lib.define("twice(Tensor x) -> Tensor")
+    lib.impl("twice", lambda x: x * 2, "CompositeExplicitAutograd")
+
+    def f(x: torch.Tensor) -> torch.Tensor:
+        q = torch.ops.cl_par_e2e.twice(x + 1).view(1, 1, -1, 8)
+        a = F.scaled_dot_product_attention(q, q, q)
+        return torch.relu(a.view(-1, 8)) + 1
+
+    x = torch.randn(6, 8)
+    with _runs.inductor_cache(tmp_path / "inductor"):
+        backend = compile_lens.piecewise(cache_dir=str(tmp_path / "artifacts"), parallel=1)
+        with compile_lens.trace(strict=True) as t:
+            out = torch.compile(f, backend=backend)(x)
+    torch.testing.assert_close(out, f(x))
+    general = _general(t)
+    assert WORKER_NOTE not in general["submod_0"].note
+    assert WORKER_NOTE in general["submod_2"].note
+    assert any("submod_0 [general]: compiled in this process: it calls the custom op "
+               "cl_par_e2e.twice" in n for n in t.record.run.notes), t.record.run.notes
+    assert _gone(backend.worker_pids)
