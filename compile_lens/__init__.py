@@ -81,7 +81,7 @@ def piecewise(
     cudagraph_sizes: Sequence[int] = (),
     cudagraph_mode: Literal["none", "piecewise", "full", "full_and_piecewise"] | None = None,
     cudagraph_full_sizes: Sequence[int] | None = None,
-    parallel: bool | int | None = None,
+    parallel: bool | int | str | None = None,
 ) -> PiecewiseBackend:
     """The embedded piecewise backend: ``torch.compile(m, backend=compile_lens.piecewise(...))``.
 
@@ -101,10 +101,12 @@ def piecewise(
             whole graph, splitting ops included, per size), ``"full_and_piecewise"`` (full
             graphs at ``cudagraph_full_sizes``, piecewise at the other sizes), ``"none"``.
         cudagraph_full_sizes: the decode sizes of ``"full_and_piecewise"`` (full graphs).
-        parallel: compile the unique pieces concurrently in worker processes: ``None`` (the
-            default) where there are 3+ CPU cores, ``True`` always, ``False`` never, or a
-            number of worker processes. Off, or serial with a note saying why, without an
-            artifact cache, with ``dedup=False`` or under ``trace(cross_check=True)``.
+        parallel: compile the unique pieces concurrently in worker processes: off by default
+            (measured slower on a 16-core H100 host); ``"auto"`` where there are 3+ CPU cores,
+            ``True`` always, ``False`` never, or a number of worker processes; ``None`` defers
+            to ``$COMPILE_LENS_PARALLEL`` (``auto``, ``on``, ``off`` or a number). Serial,
+            with a note saying why, without an artifact cache, with ``dedup=False`` or under
+            ``trace(cross_check=True)``.
     """
     from compile_lens.backend.piecewise import PiecewiseBackend
 

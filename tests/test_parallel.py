@@ -194,7 +194,9 @@ def test_serial_reasons(tmp_path, monkeypatch):
     assert "_compile_artifact overridden" in parallel.serial_reason(
         OwnCompile(cache_dir=cache, parallel=True))
     monkeypatch.setattr(parallel, "usable_cores", lambda: 2)
-    assert "2 CPU core(s)" in parallel.serial_reason(PiecewiseBackend(cache_dir=cache))
+    assert parallel.serial_reason(PiecewiseBackend(cache_dir=cache)) == "off", "off by default"
+    assert "2 CPU core(s)" in parallel.serial_reason(PiecewiseBackend(cache_dir=cache,
+                                                                      parallel="auto"))
     assert parallel.serial_reason(PiecewiseBackend(cache_dir=cache, parallel=True)) == ""
     assert parallel.serial_reason(PiecewiseBackend(cache_dir=cache, parallel=3)) == ""
     with compile_lens.trace(cross_check=True):
@@ -261,8 +263,13 @@ def test_environment_setting(monkeypatch):
     monkeypatch.setenv(parallel.ENV, "sometimes")
     with pytest.raises(ValueError, match="COMPILE_LENS_PARALLEL='sometimes'"):
         PiecewiseBackend(use_artifact_cache=False)
-    monkeypatch.delenv(parallel.ENV)
+    monkeypatch.setenv(parallel.ENV, "auto")
     assert PiecewiseBackend(use_artifact_cache=False).parallel is None
+    monkeypatch.delenv(parallel.ENV)
+    assert PiecewiseBackend(use_artifact_cache=False).parallel is False, "off by default"
+    assert PiecewiseBackend(use_artifact_cache=False, parallel="auto").parallel is None
+    with pytest.raises(ValueError, match="parallel='sometimes'"):
+        PiecewiseBackend(use_artifact_cache=False, parallel="sometimes")
 
 
 def test_usable_cores_is_positive():
@@ -297,7 +304,7 @@ def test_prestarted_workers_serve_the_first_graph(tmp_path, monkeypatch):
     monkeypatch.setattr(parallel, "usable_cores", lambda: 4)
     x = torch.randn(6, 8)
     with _runs.inductor_cache(tmp_path / "inductor"):
-        backend = compile_lens.piecewise(cache_dir=str(tmp_path / "artifacts"))
+        backend = compile_lens.piecewise(cache_dir=str(tmp_path / "artifacts"), parallel="auto")
         warm = backend._warm_pool
         assert warm is not None and warm.size == parallel.PRESTART
         with compile_lens.trace(strict=True) as t:
@@ -314,7 +321,7 @@ def test_prestarted_workers_of_an_unused_backend_end(tmp_path, monkeypatch):
     import gc
 
     monkeypatch.setattr(parallel, "usable_cores", lambda: 3)
-    backend = PiecewiseBackend(cache_dir=str(tmp_path))
+    backend = PiecewiseBackend(cache_dir=str(tmp_path), parallel="auto")
     pool = backend._warm_pool
     assert pool is not None and pool.size == 2
     pids = list(pool.pids)

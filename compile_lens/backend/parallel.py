@@ -124,22 +124,33 @@ class PiecePlan:
 
 # -- when to run in parallel ------------------------------------------------------------------
 ENV = "COMPILE_LENS_PARALLEL"
-"""Overrides the automatic mode (``parallel=None``): ``0``/``off`` never, ``on`` always, a number
-of workers (an explicit ``parallel=`` argument wins)."""
+"""Sets ``parallel`` for every backend made without the argument: ``auto`` (3+ CPU cores),
+``0``/``off`` never (the default), ``on`` always, or a number of workers."""
+AUTO = "auto"
 
 
-def setting(parallel: bool | int | None) -> bool | int | None:
-    """The backend's ``parallel`` argument, or ``$COMPILE_LENS_PARALLEL`` when it is ``None``.
+def setting(parallel: bool | int | str | None) -> bool | int | None:
+    """The backend's effective ``parallel``: ``None`` is the automatic mode, ``False`` serial.
+
+    Off unless asked: on the H100 host (16 cores, torch 2.11, 16 layers) the parallel cold
+    compile took 37.8 s against 16.1 s serial (benchmarks/RESULTS.md, issue 12): a worker's torch
+    import and CUDA context cost more than the few unique pieces of a transformer save.
+    ``parallel=None`` defers to ``$COMPILE_LENS_PARALLEL``; ``"auto"`` means 3+ cores.
 
     Raises:
-        ValueError: the variable holds something else (a clear one-line message).
+        ValueError: the variable or argument holds something else (a clear one-line message).
     """
+    if parallel == AUTO:
+        return None
+    if isinstance(parallel, str):
+        msg = f"parallel={parallel!r}: expected 'auto', True, False or a number of workers"
+        raise ValueError(msg)
     if parallel is not None:
         return parallel
     raw = os.environ.get(ENV, "").strip().lower()
-    if raw in ("", "auto"):
+    if raw == AUTO:
         return None
-    if raw in ("0", "off", "false", "no"):
+    if raw in ("", "0", "off", "false", "no"):
         return False
     if raw in ("on", "true", "yes"):
         return True

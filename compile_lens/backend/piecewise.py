@@ -65,9 +65,9 @@ class PiecewiseBackend:
         cudagraph_full_sizes: the decode sizes captured as full graphs in
             ``"full_and_piecewise"`` mode (added to the capture sizes).
         parallel: compile the unique pieces concurrently in worker processes
-            (``backend/parallel.py``): ``None`` (default) where there are 3+ CPU cores (or as
-            ``$COMPILE_LENS_PARALLEL`` says: ``off``, ``on`` or a number), ``True`` always,
-            ``False`` never, or a number of worker processes.
+            (``backend/parallel.py``): ``None`` (default) as ``$COMPILE_LENS_PARALLEL`` says
+            (unset: off), ``"auto"`` where there are 3+ CPU cores, ``True`` always, ``False``
+            never, or a number of worker processes.
 
     Raises:
         CudaGraphModeError: a mode or sizes that do not fit together, or a full-graph mode with
@@ -88,7 +88,7 @@ class PiecewiseBackend:
         cudagraph_sizes: Sequence[int] = (),
         cudagraph_mode: str | None = None,
         cudagraph_full_sizes: Sequence[int] | None = None,
-        parallel: bool | int | None = None,
+        parallel: bool | int | str | None = None,
     ) -> None:
         self.splitting_ops = list(splitting_ops)
         self.compile_sizes = sorted({int(s) for s in compile_sizes})
