@@ -47,7 +47,7 @@ def worker(spec: dict) -> dict:
     if spec["mode"] == "plain":
         compiled = torch.compile(model)
     else:
-        workers = spec["workers"] if spec["mode"] == "parallel" else False
+        workers = (spec["workers"] or "auto") if spec["mode"] == "parallel" else False
         backend = compile_lens.piecewise(compile_sizes=spec["sizes"],
                                          cache_dir=spec["artifact_dir"], parallel=workers)
         compiled = torch.compile(model, backend=backend)
