@@ -1,17 +1,17 @@
 """``PiecewiseBackend``: vLLM's piecewise compilation for any model, as a ``torch.compile`` backend.
 
 For each Dynamo graph it (1) splits at the splitting ops, (2) computes each piece's standalone
-cache key up front, (3) compiles each *unique* key once with real Inductor (``standalone_compile``),
-symbolic in the dynamic dimension plus exact-size compiles for ``compile_sizes``, reusing the
-artifact for identical pieces (the unique ones compile concurrently in worker processes where
-cores allow: ``backend/parallel.py``), and (4) keeps a persistent artifact cache so a second process loads
-instead of compiling. With ``cudagraph_sizes`` (5) it captures CUDA graphs per size in vLLM's
-modes (``cudagraph_mode``; ``backend/dispatch.py``): each compiled piece (PIECEWISE,
-``backend/cudagraphs.py``), the whole graph with its splitting ops (FULL, ``backend/full_graph.py``),
-or full graphs at the decode sizes and piecewise graphs at the others (FULL_AND_PIECEWISE). It reports
-every step through ``compile_lens._events``; it never reads the recorder, except to honour
-``trace(cross_check=True)`` (compile every piece through the legacy path, no dedup, so both keys
-exist for every piece).
+cache key up front, (3) compiles each *unique* key once with real Inductor
+(``standalone_compile``), symbolic in the dynamic dimension plus exact-size compiles for
+``compile_sizes``, reusing the artifact for identical pieces (with ``parallel=``, the unique ones
+compile concurrently in worker processes: ``backend/parallel.py``; off by default), and (4) keeps a
+persistent artifact cache so a second process loads instead of compiling. With ``cudagraph_sizes``
+(5) it captures CUDA graphs per size in vLLM's modes (``cudagraph_mode``; ``backend/dispatch.py``):
+each compiled piece (PIECEWISE, ``backend/cudagraphs.py``), the whole graph with its splitting ops
+(FULL, ``backend/full_graph.py``), or full graphs at the decode sizes and piecewise graphs at the
+others (FULL_AND_PIECEWISE). It reports every step through ``compile_lens._events``; it never reads
+the recorder, except to honour ``trace(cross_check=True)`` (compile every piece through the legacy
+path, no dedup, so both keys exist for every piece).
 """
 
 from __future__ import annotations
