@@ -191,7 +191,7 @@ def _install(stack: contextlib.ExitStack, rec: _Recording) -> None:
         steps.append(("bytecode_hook", lambda: hooks.install_bytecode_hook(rec.code_objects)))
     if rec.options.cross_check:
         steps.append(("plain_key", lambda: plain_keys.install(issues.record)))
-    if _vllm_loaded():
+    if _vllm_present():
         steps.append(("vllm", lambda: _vllm_install(issues.strict)))
     for name, install in steps:
         try:
@@ -209,9 +209,19 @@ def _report_replays(session: _session.SessionOptions) -> None:
         module.report_replays(session=session)
 
 
-def _vllm_loaded() -> bool:
-    """Whether vLLM is imported: its hooks go in only then, so tracing never imports vLLM."""
-    return sys.modules.get("vllm") is not None
+def _vllm_present() -> bool:
+    """Whether vLLM is imported or importable. Its hooks never import vLLM: each goes in when
+    vLLM imports its module (``instrument/vllm/lazy.py``), so a block that itself imports vLLM
+    (``with trace(): from vllm import LLM``) is traced too. Only looks vLLM up, never imports it.
+    """
+    if sys.modules.get("vllm") is not None:
+        return True
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("vllm") is not None
+    except (ImportError, ValueError):  # a broken or half-removed install: leave vLLM alone
+        return False
 
 
 def _vllm_install(strict: bool) -> Callable[[], None]:

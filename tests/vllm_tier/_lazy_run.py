@@ -1,7 +1,8 @@
 """Enter ``trace()`` with only ``import vllm`` done; vLLM imports its compilation modules inside.
 
-Usage: ``python _lazy_run.py OUT_DIR`` (test helper, a fresh interpreter so that no vLLM
-compilation module is imported yet). Writes ``result.json``: the vLLM modules imported by entering
+Usage: ``python _lazy_run.py OUT_DIR [--import-inside]`` (test helper, a fresh interpreter so
+that no vLLM compilation module is imported yet; with ``--import-inside`` not even ``vllm``: the
+block imports it). Writes ``result.json``: the vLLM modules imported by entering
 the block, which hooked modules were not imported before it, which targets were wrapped inside
 the block (after the toy compiled) and after it, whether our finder is still on
 ``sys.meta_path``; ``trace.json``: the trace.
@@ -30,7 +31,8 @@ def _vllm_modules() -> set[str]:
 def main() -> int:
     out = Path(sys.argv[1])
     out.mkdir(parents=True, exist_ok=True)
-    import vllm  # noqa: F401 - only the package: its compilation modules come later
+    if "--import-inside" not in sys.argv:
+        import vllm  # only the package: its compilation modules come later
 
     import compile_lens
     from compile_lens._torch.patching import current
@@ -45,6 +47,7 @@ def main() -> int:
         entered_s = time.perf_counter() - start
         imported_by_entering = sorted(_vllm_modules() - before)
         import toy_model
+        import vllm  # noqa: F401 - imported before the block, or (--import-inside) here
 
         cfg = toy_model.vllm_config("eager")
         outputs = toy_model.run(cfg, toy_model.build_model(cfg, layers=2), sizes=(5, 3))

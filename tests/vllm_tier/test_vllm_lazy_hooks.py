@@ -136,3 +136,20 @@ def test_entering_trace_imports_no_vllm_module_and_hooks_land_later(tmp_path: Pa
     hooks = record.run.extra["vllm_hooks"]["main"]
     assert sorted(hooks["hooks"]) == sorted(result["targets"]) and hooks["missing"] == []
     assert record.issues == []
+
+
+@pytest.mark.vllm
+@pytest.mark.skipif(not HAS_VLLM, reason="vLLM is not installed (run .ci/vllm-tier.sh)")
+def test_a_block_that_imports_vllm_itself_is_traced(tmp_path: Path) -> None:
+    """``with trace(): import vllm …``: vLLM was not even imported when the block began; the
+    hooks still land when vLLM imports their modules, and the toy's compile is recorded."""
+    run = run_script("_lazy_run.py", tmp_path / "out", tmp_path / "cache", "--import-inside")
+    result = run.result
+    assert result["imported_by_entering"] == [], "entering trace() imported vLLM"
+    assert "vllm.compilation.backends" in result["hook_modules_not_imported_before"]
+    assert result["wrapped_inside"] == sorted(result["targets"]), "every hook landed"
+    assert result["wrapped_after"] == [] and result["finder_left"] is False
+    record = run.trace.record
+    assert [c.outcome for c in record.compiles] == ["compiled"] * 3
+    assert record.issues == []
+
