@@ -41,7 +41,8 @@ def read_session_dir(directory: Path) -> tuple[list[RawEvent], list[ProcessInfo]
 
 
 def _alive(pid_text: str) -> bool:
-    """Whether process ``pid`` still exists (signal 0 checks without touching it)."""
+    """Whether process ``pid`` still runs (signal 0 checks without touching it). An exited
+    process its parent has not reaped yet (a zombie) answers signal 0 too, but has died."""
     if not pid_text.isdigit():
         return False
     try:
@@ -50,7 +51,21 @@ def _alive(pid_text: str) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    return not exited_unreaped(int(pid_text))
+
+
+def exited_unreaped(pid: int) -> bool:
+    """``/proc/<pid>/stat`` says zombie (``Z``) or dead (``X``); ``False`` where unreadable.
+
+    Read, never ``waitpid``: reaping another process's child would take it from its parent.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+    except OSError:
+        return False
+    end = stat.rfind(b")")  # the command name may hold spaces and parentheses
+    return stat[end + 2:end + 3] in (b"Z", b"X")
 
 
 def _process_meta(path: Path) -> dict[str, object]:

@@ -220,17 +220,10 @@ def _alive(pid: int) -> bool:
 
 
 def _exited_unreaped(pid: int) -> bool:
-    """``/proc/<pid>/stat`` says zombie (``Z``) or dead (``X``); ``False`` where unreadable.
+    """Zombie or dead by ``/proc`` (``record.merge.exited_unreaped``, imported when needed)."""
+    from compile_lens.record.merge import exited_unreaped
 
-    Read, never ``waitpid``: reaping vLLM's child would take it from its real parent.
-    """
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            stat = fh.read()
-    except OSError:
-        return False
-    end = stat.rfind(b")")  # the command name may hold spaces and parentheses
-    return stat[end + 2:end + 3] in (b"Z", b"X")
+    return exited_unreaped(pid)
 
 
 def finish() -> None:
