@@ -13,11 +13,11 @@ result unchanged; exceptions pass through untouched.
 from __future__ import annotations
 
 import functools
-import os
 from typing import Any
 
 from compile_lens import _events
 from compile_lens._fx import describe_nodes, readable_code, target_name
+from compile_lens.instrument.structured_log import others_listen
 from compile_lens.instrument.vllm import _state, files
 from compile_lens.instrument.vllm._state import GUARD, emit
 
@@ -168,27 +168,6 @@ GRAPH_DUMP_NOT_BUILT = (
     "the graph and pieces itself. With TORCH_TRACE set, vLLM builds it as usual.)")
 
 
-def _others_listen() -> bool:
-    """Whether anything but compile_lens listens on torch's structured trace stream.
-
-    torch's own ``LazyTraceHandler`` counts only when it has somewhere to write (``TORCH_TRACE``
-    set, or a directory already open); without one it removes itself on the first event.
-    """
-    import logging
-
-    from compile_lens.instrument.structured_log import TRACE_LOGGER, StructuredTraceHandler
-
-    for handler in logging.getLogger(TRACE_LOGGER).handlers:
-        if isinstance(handler, StructuredTraceHandler):
-            continue
-        if type(handler).__name__ == "LazyTraceHandler" and not os.environ.get("TORCH_TRACE") \
-                and getattr(handler, "root_dir", None) is None \
-                and getattr(handler, "stream", None) is None:
-            continue
-        return True
-    return False
-
-
 def wrap_vllm_trace_structured(original: Any) -> Any:
     """Module-level wrapper of ``trace_structured`` as vLLM's backend modules bound it.
 
@@ -201,7 +180,7 @@ def wrap_vllm_trace_structured(original: Any) -> Any:
 
     @functools.wraps(original)
     def trace_structured(name: str, *args: Any, **kwargs: Any) -> Any:
-        if name == "graph_dump" and not GUARD.run("vllm.trace_structured", _others_listen):
+        if name == "graph_dump" and not GUARD.run("vllm.trace_structured", others_listen):
             return None  # nobody but compile_lens would read it: not built, not sent
         return original(name, *args, **kwargs)
 
