@@ -20,6 +20,7 @@ from compile_lens.analysis.cudagraphs import (
     Settings,
     cudagraphs,
     mode_rank,
+    padding_share,
     size_ranges,
 )
 from compile_lens.model import TraceRecord
@@ -42,10 +43,7 @@ class SizeCell:
     @property
     def waste(self) -> float | None:
         """Padding share of the replayed slots."""
-        if self.tokens is None or self.padded_tokens is None:
-            return None
-        slots = self.tokens + self.padded_tokens
-        return self.padded_tokens / slots if slots else None
+        return padding_share(self.tokens, self.padded_tokens)
 
 
 @dataclass(frozen=True)

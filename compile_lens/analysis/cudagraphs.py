@@ -115,10 +115,7 @@ class ModeTotals:
     @property
     def waste(self) -> float | None:
         """The share of the replayed slots that were padding."""
-        if self.tokens is None or self.padded_tokens is None:
-            return None
-        slots = self.tokens + self.padded_tokens
-        return self.padded_tokens / slots if slots > 0 else None
+        return padding_share(self.tokens, self.padded_tokens)
 
 
 @dataclass(frozen=True)
@@ -153,6 +150,15 @@ class CudaGraphs:
     def fallback_calls(self) -> int:
         """Forward calls that ran without a graph."""
         return sum(f.calls for f in self.fallbacks)
+
+
+def padding_share(tokens: int | None, padded_tokens: int | None) -> float | None:
+    """The share of replayed slots (real + padded tokens) that were padding; ``None`` where a
+    count is unknown or nothing was replayed."""
+    if tokens is None or padded_tokens is None:
+        return None
+    slots = tokens + padded_tokens
+    return padded_tokens / slots if slots > 0 else None
 
 
 def mode_rank(mode: str) -> tuple[int, str]:
