@@ -5,7 +5,10 @@ Every root is compared with the first: generated files (``inductor_cache/<xx>/<n
 AOTAutograd/FX cache entries, which are named by key) that only one side has, split into
 
 * *renamed*: the same content under another name (the same code compiled with another command
-  line, e.g. torch's CPU ISA-probe race, docs/vllm.md), and
+  line, e.g. torch's CPU ISA-probe race, docs/vllm.md),
+* *root path only*: the same content once each root's own path is read as one placeholder
+  (Inductor's CUDA wrapper code names each Triton kernel's absolute path in a comment, so the
+  same code under two cache roots gets other bytes and another name), and
 * *changed*: content the other side does not have at all (Inductor generated different code),
 
 with a unified diff of each changed source against the most similar source of the other side.
@@ -22,6 +25,8 @@ import sys
 from pathlib import Path
 
 SOURCES = (".py", ".cpp", ".h", ".cu")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from vllm_runs import root_neutral  # noqa: E402  (a script run from anywhere)
 
 
 def generated(root: Path) -> dict[str, Path]:
@@ -39,8 +44,11 @@ def generated(root: Path) -> dict[str, Path]:
     return out
 
 
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _digest(path: Path, root: Path | None = None) -> str:
+    content = path.read_bytes()
+    if root is not None:
+        content = root_neutral(content, root)
+    return hashlib.sha256(content).hexdigest()
 
 
 def compare(a: Path, b: Path, copy: Path | None) -> list[str]:
@@ -48,12 +56,18 @@ def compare(a: Path, b: Path, copy: Path | None) -> list[str]:
     files_a, files_b = generated(a), generated(b)
     sources_a = {n: _digest(p) for n, p in files_a.items() if n.endswith(SOURCES)}
     sources_b = {n: _digest(p) for n, p in files_b.items() if n.endswith(SOURCES)}
+    neutral_a = {n: _digest(files_a[n], a) for n in sources_a}
+    neutral_b = {n: _digest(files_b[n], b) for n in sources_b}
     lines = [f"== {b} vs {a}: {len(files_a)} / {len(files_b)} generated files"]
-    for side, mine, theirs, paths, other in (("only A", sources_a, sources_b, files_a, files_b),
-                                             ("only B", sources_b, sources_a, files_b, files_a)):
+    for side, mine, theirs, paths, other, neutral, neutral_other in (
+            ("only A", sources_a, sources_b, files_a, files_b, neutral_a, neutral_b),
+            ("only B", sources_b, sources_a, files_b, files_a, neutral_b, neutral_a)):
         for name in sorted(set(mine) - set(theirs)):
             if mine[name] in theirs.values():
                 lines.append(f"  {side} renamed (same content): {name}")
+                continue
+            if neutral[name] in neutral_other.values():
+                lines.append(f"  {side} root path only (same content but for the root): {name}")
                 continue
             lines.append(f"  {side} CHANGED: {name}")
             lines.extend(_closest_diff(paths[name], [other[n] for n in theirs

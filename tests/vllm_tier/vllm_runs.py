@@ -98,23 +98,43 @@ SOURCE_SUFFIXES = (".cpp", ".py", ".h")
 
 
 def generated_sources(root: Path) -> dict[str, set[str]]:
-    """Inductor's generated source files under a cache root, by the sha256 of their content.
+    """Inductor's generated source files under a cache root, by the sha256 of their content
+    with the cache root's own path read as one placeholder (``root_neutral``).
 
-    A generated file is named by a hash of its source *and* its compile command line, so the
-    same kernel compiled with other flags gets another name. torch's CPU ISA probe races when
-    vLLM's warm start loads its pieces in parallel threads (``VecAVX512.__bool__`` appends
-    ``-mavx512bf16`` to a shared ISA object while it probes; docs/vllm.md): the kernels loaded
-    after that are written again under new names, with identical content. Comparing what
-    Inductor generated therefore compares contents; the names differ only by that race.
+    A generated file is named by a hash of its content (and, for C++, its compile command line),
+    so two runs that generated the same code can still name it differently:
+
+    * on CUDA, the wrapper Inductor generates names each Triton kernel's absolute path in a
+      comment (``# kernel path: <cache root>/…/inductor_cache/xx/c….py``): the same code under
+      two cache roots has other bytes, so another name. Measured on the H100 (vLLM 0.26, torch
+      2.11): every pair of roots, untraced against untraced too, differed in exactly those lines;
+    * on CPU, torch's ISA probe races when vLLM's warm start loads its pieces in parallel threads
+      (``VecAVX512.__bool__`` appends ``-mavx512bf16`` to a shared ISA object while it probes;
+      docs/vllm.md): the kernels loaded after that are written again under new names, with
+      identical content.
+
+    Comparing what Inductor generated therefore compares these contents.
     """
     import hashlib
 
     out: dict[str, set[str]] = {}
     for rel in cache_files(root):
         if generated_code(rel) and rel.endswith(SOURCE_SUFFIXES):
-            digest = hashlib.sha256((root / rel).read_bytes()).hexdigest()
+            digest = hashlib.sha256(root_neutral((root / rel).read_bytes(), root)).hexdigest()
             out.setdefault(digest, set()).add(rel)
     return out
+
+
+ROOT_PLACEHOLDER = b"<VLLM_CACHE_ROOT>"
+
+
+def root_neutral(content: bytes, root: Path) -> bytes:
+    """``content`` with every spelling of the cache root's path (as given, resolved) replaced
+    by ``ROOT_PLACEHOLDER``."""
+    spellings = {str(root), str(root.resolve())}
+    for spelling in sorted(spellings, key=len, reverse=True):
+        content = content.replace(spelling.encode(), ROOT_PLACEHOLDER)
+    return content
 
 
 def factor_files(root: Path) -> dict[str, bytes]:
