@@ -23,7 +23,15 @@ error and the run goes on; the JSON is rewritten after every part):
 * the same model with vLLM's kind of attention op, one that writes into an output tensor the
   previous piece allocated (``bench_cg::attention_out(q, k, v, Tensor(a!) out)``): its batch-1
   step in piecewise mode and with ``reduce-overhead`` (the next piece then reads the attention
-  output in place instead of copying it into its static buffer). Skipped by ``--no-out-variant``.
+  output in place instead of copying it into its static buffer). Skipped by ``--no-out-variant``;
+* the same again with the kind of kernel vLLM's attention backends are, one Triton kernel per
+  call (``bench_cg::attention_fused(q, k, v, Tensor(a!) out)``: causal flash-attention-style
+  online softmax over key blocks, reading the ``unbind`` views through their strides and writing
+  into ``out``) instead of SDPA on transposed views plus copies (several kernels and much Python
+  per call at 1 token): the kernel against the SDPA op at 1 to 513 tokens, each op's GPU time per
+  call at 1 token, then the piecewise step with its breakdown and its own ``reduce-overhead``
+  step. It needs Triton and CUDA; without them its parts record why they were skipped and the
+  run goes on. Skipped by ``--no-fused-attention``.
 """
 
 from __future__ import annotations
@@ -75,13 +83,133 @@ def define_attention() -> None:
     define_attention.lib = lib  # type: ignore[attr-defined]  # keep the library alive
 
 
+# -- the fused attention arm: one Triton kernel per call, as vLLM's attention backends -----------
+FUSED_KEYS = ("fused_attention_check", "reduce_overhead_fused_attention",
+              "piecewise_fused_attention")
+
+
+def fused_attention_unavailable() -> str | None:
+    """Why the fused arm cannot run here (None: it can). It needs Triton, and CUDA unless the
+    model runs on the CPU under Triton's interpreter (``TRITON_INTERPRET=1``, a numerics check)."""
+    import os
+
+    try:
+        import triton  # noqa: F401
+    except ImportError as exc:
+        return f"skipped: triton is not importable ({exc}); the fused attention op is a Triton kernel"
+    import torch
+
+    if DEVICE == "cuda" and not torch.cuda.is_available():
+        return "skipped: CUDA is not available; the fused attention op launches a Triton kernel"
+    if DEVICE != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
+        return f"skipped: device {DEVICE!r} needs TRITON_INTERPRET=1 for the Triton kernel"
+    return None
+
+
+_KERNELS: dict[bool, Any] = {}
+
+
+def _fused_kernel() -> Any:
+    """The Triton kernel, built on first use (Triton is imported only here; the interpreter
+    flag is read when the kernel is made, so each setting gets its own)."""
+    import triton
+    import triton.language as tl
+    from triton import knobs
+
+    interpret = bool(knobs.runtime.interpret)
+    if interpret in _KERNELS:
+        return _KERNELS[interpret]
+
+    @triton.jit(do_not_specialize=["T"])  # one compiled kernel for every token count
+    def attention_kernel(q_ptr, k_ptr, v_ptr, o_ptr, T, scale_log2,
+                         sq_t, sq_h, sq_d, sk_t, sk_h, sk_d, sv_t, sv_h, sv_d, so_t, so_h, so_d,
+                         HEAD_DIM: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_M: tl.constexpr,
+                         BLOCK_N: tl.constexpr, PRECISION: tl.constexpr):
+        # one program: BLOCK_M query tokens of one head; online softmax over key blocks
+        block, head = tl.program_id(0), tl.program_id(1)
+        rows = block * BLOCK_M + tl.arange(0, BLOCK_M)
+        dims = tl.arange(0, BLOCK_D)
+        row_ok, dim_ok = rows < T, dims < HEAD_DIM
+        q = tl.load(q_ptr + head * sq_h + rows[:, None] * sq_t + dims[None, :] * sq_d,
+                    mask=row_ok[:, None] & dim_ok[None, :], other=0.0)
+        m_i = tl.zeros([BLOCK_M], tl.float32) - float("inf")
+        l_i = tl.zeros([BLOCK_M], tl.float32)
+        acc = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
+        end = tl.minimum((block + 1) * BLOCK_M, T)  # causal: no key after the block's last row
+        start = block * 0  # an int32 scalar; a while loop, which Triton's interpreter also runs
+        while start < end:
+            cols = start + tl.arange(0, BLOCK_N)
+            col_ok = cols < T
+            kt = tl.load(k_ptr + head * sk_h + cols[None, :] * sk_t + dims[:, None] * sk_d,
+                         mask=col_ok[None, :] & dim_ok[:, None], other=0.0)
+            s = tl.dot(q, kt, input_precision=PRECISION) * scale_log2
+            s = tl.where((rows[:, None] >= cols[None, :]) & col_ok[None, :], s, -1.0e30)
+            m_new = tl.maximum(m_i, tl.max(s, 1))
+            alpha = tl.exp2(m_i - m_new)
+            p = tl.exp2(s - m_new[:, None])
+            l_i = l_i * alpha + tl.sum(p, 1)
+            v = tl.load(v_ptr + head * sv_h + cols[:, None] * sv_t + dims[None, :] * sv_d,
+                        mask=col_ok[:, None] & dim_ok[None, :], other=0.0)
+            acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision=PRECISION)
+            m_i = m_new
+            start += BLOCK_N
+        out = acc / l_i[:, None]
+        tl.store(o_ptr + head * so_h + rows[:, None] * so_t + dims[None, :] * so_d,
+                 out.to(o_ptr.dtype.element_ty), mask=row_ok[:, None] & dim_ok[None, :])
+
+    _KERNELS[interpret] = attention_kernel
+    return attention_kernel
+
+
+def fused_attention(q: Any, k: Any, v: Any, out: Any) -> None:
+    """Causal attention over the flat token batch (``[tokens, heads, head_dim]``, any strides,
+    e.g. the ``unbind`` views of one qkv projection) into ``out``: one kernel launch."""
+    import math
+
+    import torch
+    import triton
+
+    tokens, heads, head_dim = q.shape
+    if tokens == 0:
+        return
+    block_m = 16 if tokens <= 16 else 64
+    grid = (triton.cdiv(tokens, block_m), heads)
+    _fused_kernel()[grid](
+        q, k, v, out, tokens, math.log2(math.e) / math.sqrt(head_dim),
+        *q.stride(), *k.stride(), *v.stride(), *out.stride(),
+        HEAD_DIM=head_dim, BLOCK_D=triton.next_power_of_2(head_dim), BLOCK_M=block_m,
+        BLOCK_N=64, PRECISION="ieee" if q.dtype == torch.float32 else "tf32", num_warps=4)
+
+
+def define_fused_attention() -> None:
+    """``bench_cg::attention_fused(q, k, v, Tensor(a!) out) -> ()``: vLLM's kind of attention op,
+    one Triton kernel writing into an output the piece before allocated (CUDA, or the model's
+    device under Triton's interpreter, and Meta)."""
+    import torch
+
+    reason = fused_attention_unavailable()
+    if reason:  # before anything is registered
+        msg = f"bench_cg::attention_fused: {reason}"
+        raise RuntimeError(msg)
+    define_attention()
+    if hasattr(torch.ops.bench_cg, "attention_fused"):
+        return
+    lib = torch.library.Library("bench_cg", "FRAGMENT")
+    lib.define("attention_fused(Tensor q, Tensor k, Tensor v, Tensor(a!) out) -> ()")
+    lib.impl("attention_fused", fused_attention, DEVICE.upper())
+    lib.impl("attention_fused", lambda q, k, v, out: None, "Meta")
+    define_fused_attention.lib = lib  # type: ignore[attr-defined]  # keep the library alive
+
+
 def build_model(layers: int, hidden: int, heads: int, vocab: int, *,
-                out_variant: bool = False) -> Any:
+                out_variant: bool = False, fused: bool = False) -> Any:
     import torch
     import torch.nn.functional as F
     from torch import nn
 
     define_attention()
+    if fused:
+        define_fused_attention()
     inter = (8 * hidden // 3 + 127) // 128 * 128  # Llama's ratio, rounded: 2816 for 1024
 
     class RMSNorm(nn.Module):
@@ -105,7 +233,10 @@ def build_model(layers: int, hidden: int, heads: int, vocab: int, *,
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             n = x.shape[0]
             q, k, v = self.qkv(self.norm1(x)).view(n, 3, heads, hidden // heads).unbind(1)
-            if out_variant:  # vLLM's way: the output is allocated before the op, in the graph
+            if fused:  # vLLM's way and its kind of kernel: one Triton launch into `out`
+                attn = torch.empty_like(q)
+                torch.ops.bench_cg.attention_fused(q, k, v, attn)
+            elif out_variant:  # vLLM's way: the output is allocated before the op, in the graph
                 attn = torch.empty_like(q)
                 torch.ops.bench_cg.attention_out(q, k, v, attn)
             else:
@@ -367,8 +498,9 @@ def run_mode(mode: str, model: Any, cfg: argparse.Namespace, root: Path,
              out: dict[str, Any], *, variant: str = "") -> None:
     """Compile, capture every size, check outputs, time the batch-1 step (results into out).
 
-    ``variant="out"``: the model with the output-writing attention op, capture sizes up to 8
-    only, no traced/untraced rounds (its step and breakdown are what it is for).
+    ``variant="out"`` / ``"fused"``: the model with the output-writing attention op (SDPA or
+    the one Triton kernel), capture sizes up to 8 only, no traced/untraced rounds (its step and
+    breakdown are what it is for).
     """
     import torch
 
@@ -379,7 +511,8 @@ def run_mode(mode: str, model: Any, cfg: argparse.Namespace, root: Path,
     if variant:
         sizes = [s for s in sizes if s <= 8]
     decode = [s for s in sizes if s <= cfg.decode_max]
-    op = "bench_cg::attention_out" if variant == "out" else "bench_cg::attention"
+    op = {"out": "bench_cg::attention_out",
+          "fused": "bench_cg::attention_fused"}.get(variant, "bench_cg::attention")
     backend = compile_lens.piecewise(
         splitting_ops=[op], cudagraph_sizes=sizes, cudagraph_mode=mode,
         cudagraph_full_sizes=decode if mode == "full_and_piecewise" else None,
@@ -440,6 +573,62 @@ def run_mode(mode: str, model: Any, cfg: argparse.Namespace, root: Path,
             out["breakdown"] = full_graph_breakdown(compiled, args1, batch1, cfg.steps)
 
 
+def check_fused_attention(part: dict[str, Any], fused_model: Any, reference: Any,
+                          cfg: argparse.Namespace) -> None:
+    """The Triton kernel against the SDPA op (``unbind`` views of one qkv tensor, as in the
+    model), the fused model's logits against the SDPA model's (same weights), and each op's GPU
+    time per call at 1 token."""
+    import torch
+
+    heads, head_dim = cfg.heads, cfg.hidden // cfg.heads
+    dtype = next(fused_model.parameters()).dtype
+    diffs = {}
+    for n in (1, 3, 17, 64, 200, 513):
+        g = torch.Generator().manual_seed(n)
+        q, k, v = torch.randn(n, 3, heads, head_dim, generator=g).to(DEVICE, dtype).unbind(1)
+        out = torch.empty_like(q)
+        torch.ops.bench_cg.attention_fused(q, k, v, out)
+        diffs[str(n)] = float((out - torch.ops.bench_cg.attention(q, k, v)).abs().max())
+    part["kernel_vs_sdpa_max_abs_diff"] = diffs
+    with torch.no_grad():
+        part["model_vs_sdpa_model_max_abs_diff"] = {
+            str(n): float((fused_model(*inputs(n, cfg.vocab))
+                           - reference(*inputs(n, cfg.vocab))).abs().max()) for n in (1, 17)}
+    if DEVICE == "cuda":
+        q, k, v = torch.randn(1, 3, heads, head_dim, device=DEVICE, dtype=dtype).unbind(1)
+        out = torch.empty_like(q)
+        part["fused_op_us_per_call_1_token"] = 1e6 * step_time(
+            torch.ops.bench_cg.attention_fused, (q, k, v, out), cfg.steps)
+        part["sdpa_op_us_per_call_1_token"] = 1e6 * step_time(
+            torch.ops.bench_cg.attention, (q, k, v), cfg.steps)
+
+
+def fused_arm(results: dict[str, Any], cfg: argparse.Namespace, root: Path,
+              save: Callable[[], None], reduce_overhead: Callable[..., None],
+              reference: Any) -> None:
+    """The fused-attention arm: kernel check, its ``reduce-overhead`` step, its piecewise step
+    and breakdown. Where it cannot run (no Triton, no CUDA) each of its parts records why."""
+    reason = fused_attention_unavailable()
+    if reason:
+        for key in FUSED_KEYS:
+            results[key] = {"skipped": reason}
+        save()
+        return
+    built: list[Any] = []
+
+    def model() -> Any:
+        if not built:
+            built.append(build_model(cfg.layers, cfg.hidden, cfg.heads, cfg.vocab, fused=True))
+        return built[0]
+
+    _guarded(results, "fused_attention_check",
+             lambda part: check_fused_attention(part, model(), reference, cfg), save)
+    _guarded(results, "reduce_overhead_fused_attention",
+             lambda part: reduce_overhead(part, model()), save)
+    _guarded(results, "piecewise_fused_attention",
+             lambda part: run_mode("piecewise", model(), cfg, root, part, variant="fused"), save)
+
+
 def _guarded(results: dict[str, Any], key: str, fn: Callable[[dict[str, Any]], None],
              save: Callable[[], None]) -> None:
     part: dict[str, Any] = results.setdefault(key, {})
@@ -494,6 +683,10 @@ def ratios(r: dict[str, Any]) -> dict[str, Any]:
     if mine is not None and ro_out:
         out["piecewise_out_attention_vs_reduce_overhead_out_attention"] = {
             "ratio": mine / ro_out, "goal": 1.5}
+    mine, ro_fused = us("piecewise_fused_attention"), us("reduce_overhead_fused_attention")
+    if mine is not None and ro_fused:
+        out["piecewise_fused_attention_vs_reduce_overhead_fused_attention"] = {
+            "ratio": mine / ro_fused, "goal": 1.5}
     for mode in ("piecewise", "full_and_piecewise"):
         tv = r.get(mode, {}).get("traced_vs_untraced")
         if tv:
@@ -524,12 +717,14 @@ def markdown(r: dict[str, Any]) -> str:
               "pool growth MiB | held after MiB | max abs diff vs eager |",
               "|---|---|---|---|---|---|---|---|"]
     for key in ("eager", "reduce_overhead", *MODES, "reduce_overhead_out_attention",
-                "piecewise_out_attention"):
+                "piecewise_out_attention", "reduce_overhead_fused_attention",
+                "piecewise_fused_attention"):
         part = r.get(key)
         if not isinstance(part, dict):
             continue
-        if "error" in part:
-            lines.append(f"| {key} | error: {part['error'][:120]} | | | | | | |")
+        if "error" in part or "skipped" in part:
+            why = f"error: {part['error'][:120]}" if "error" in part else part["skipped"][:160]
+            lines.append(f"| {key} | {why} | | | | | | |")
             continue
         diffs = part.get("max_abs_diff_vs_eager")
         worst = max(diffs.values()) if isinstance(diffs, dict) and diffs else diffs
@@ -541,7 +736,12 @@ def markdown(r: dict[str, Any]) -> str:
             f"{_fmt((part.get('pool_growth_bytes_total') or 0) / 2**20, '.0f')} | "
             f"{_fmt((part.get('held_after_captures_bytes') or 0) / 2**20, '.0f')} | "
             f"{_fmt(worst, '.3g')} |")
-    for key in (*MODES, "piecewise_out_attention"):
+    check = r.get("fused_attention_check") or {}
+    if check.get("kernel_vs_sdpa_max_abs_diff") or check.get("error"):
+        lines += ["", "fused attention kernel (one Triton kernel per call) against the SDPA op:", ""]
+        lines += [f"- {k.replace('_', ' ')}: {v}" for k, v in check.items()
+                  if k not in ("part_s", "traceback")]
+    for key in (*MODES, "piecewise_out_attention", "piecewise_fused_attention"):
         b = (r.get(key) or {}).get("breakdown")
         if b:
             lines += ["", f"{key}, batch-1 step, where the time goes (µs per step):", ""]
@@ -565,6 +765,8 @@ def main() -> None:
     parser.add_argument("--trace-dir", help="save each mode's trace here")
     parser.add_argument("--no-out-variant", action="store_true",
                         help="skip the model whose attention op writes into its output")
+    parser.add_argument("--no-fused-attention", action="store_true",
+                        help="skip the model whose attention op is one Triton kernel")
     cfg = parser.parse_args()
     if cfg.markdown:
         print(markdown(json.loads(Path(cfg.markdown).read_text())))
@@ -629,6 +831,8 @@ def main() -> None:
             _guarded(results, "piecewise_out_attention",
                      lambda part: run_mode("piecewise", out_model, cfg, root, part, variant="out"),
                      save)
+        if not cfg.no_fused_attention:
+            fused_arm(results, cfg, root, save, reduce_overhead, model)
     save()
     print(markdown(results))
 
