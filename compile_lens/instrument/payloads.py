@@ -10,11 +10,13 @@ uses to decode payloads), and of chromium events only the intervals it turns int
 
 So while compile_lens is the only listener, ``PayloadFilter`` sends what is read unchanged, does
 not send what is never read, and sends records of names it does not know without their payload
-(its docstring has the rules). The moment anything else listens (a ``TORCH_TRACE`` file, tlparse,
-a user's own handler) every call passes through unchanged, and ``trace(payloads="all")`` turns
-the filter off. Not calling a ``metadata_fn``/``payload_fn`` is what an untraced run does anyway,
-so the filter moves a traced compile closer to an untraced one; it never changes a key, a config
-or a compile input.
+(its docstring has the rules). Dynamo's print of the graph it hands the backend
+(``dynamo_output_graph``) is also kept for ``_fx.readable_code``, so the embedded backend does
+not print the same graph a second time for its own graph event. The moment anything else
+listens (a ``TORCH_TRACE`` file, tlparse, a user's own handler) every call passes through
+unchanged, and ``trace(payloads="all")`` turns the filter off. Not calling a
+``metadata_fn``/``payload_fn`` is what an untraced run does anyway, so the filter moves a traced
+compile closer to an untraced one; it never changes a key, a config or a compile input.
 
 ``trace_structured`` is imported by name into many torch modules (``from torch._logging import
 trace_structured``), so the interception point is every module attribute bound to the function
@@ -38,6 +40,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from compile_lens import _fx
 from compile_lens._torch.patching import Patch, patched, resolve
 from compile_lens.record import timing
 
@@ -65,6 +68,8 @@ METADATA_READ = frozenset({"str"})
 """Known-unused names whose *metadata* the session still reads (``str``: the file names Dynamo
 traced, for the factors' source hashes): sent, without a payload."""
 CHROMIUM = "chromium_event"
+DYNAMO_GRAPH = "dynamo_output_graph"
+"""Dynamo's print of the graph it hands the backend: read, and kept for ``_fx.readable_code``."""
 FRAME_INTERVAL = "entire_frame_compile"
 """The one chromium interval the recorder reads besides ``timing.classify``'s (the frame compile
 span, ``recorder._on_chromium``)."""
@@ -189,6 +194,9 @@ class PayloadFilter:
                 return False, args, kwargs
             kwargs = {**kwargs, "payload_fn": (lambda: compact(event)) if alone else lambda: event}
             return True, args, kwargs
+        if key == DYNAMO_GRAPH and payload_fn is not None and not self.others_listen():
+            kwargs = {**kwargs, "payload_fn": lambda: self._shared_print(payload_fn)}
+            return True, args, kwargs
         if key in self.read:
             if payload_fn is not None and not self.others_listen():
                 kwargs = {**kwargs, "payload_fn": lambda: compact(payload_fn())}
@@ -202,6 +210,40 @@ class PayloadFilter:
             self._count(key)
             kwargs = {**kwargs, "payload_fn": _no_payload}
         return True, args, kwargs
+
+    def _shared_print(self, payload_fn: Callable[[], Any]) -> Any:
+        """Build Dynamo's print of its output graph (as torch would) and leave it, with the graph
+        it printed, for ``_fx.readable_code``: the embedded backend and the vLLM observers print
+        the same graph with the same arguments right after, and take this string instead
+        (``_fx.remember_print`` checks the graph did not change in between). The payload
+        torch gets is the one ``payload_fn`` built, unchanged."""
+        text = payload_fn()
+        try:
+            graph_module = printed_module(payload_fn)
+            if graph_module is not None and isinstance(text, str):
+                _fx.remember_print(graph_module, text)
+        except Exception as exc:  # fail open: the backend prints the graph itself
+            if self.on_error is not None:
+                self.on_error(exc)
+        return text
+
+
+def printed_module(payload_fn: Callable[[], Any]) -> Any:
+    """The graph module Dynamo's ``dynamo_output_graph`` payload prints: the one
+    ``torch.fx.GraphModule`` its ``payload_fn`` closes over (``lambda: gm.print_readable(...)``
+    in ``OutputGraph.compile_and_call_fx_graph``); ``None`` if there is not exactly one (a torch
+    that builds it otherwise: no reuse, the backend prints)."""
+    from torch.fx import GraphModule
+
+    found = []
+    for cell in getattr(payload_fn, "__closure__", None) or ():
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        if isinstance(value, GraphModule):
+            found.append(value)
+    return found[0] if len(found) == 1 else None
 
 
 def binding_sites(function: Any) -> list[str]:
@@ -292,6 +334,7 @@ def install(payload_filter: PayloadFilter) -> Callable[[], None]:
     from compile_lens.instrument.structured_log import TRACE_LOGGER
 
     stack = contextlib.ExitStack()
+    stack.callback(_fx.forget_prints)
     logger = logging.getLogger(TRACE_LOGGER)
     caller = CallerFilter(payload_filter.others_listen)
     logger.addFilter(caller)
