@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import math
 import statistics
 import sys
 import tempfile
@@ -106,19 +107,17 @@ def fused_attention_unavailable() -> str | None:
     return None
 
 
-_KERNELS: dict[bool, Any] = {}
+_KERNEL: list[Any] = []  # the Triton kernel, once made
 
 
 def _fused_kernel() -> Any:
-    """The Triton kernel, built on first use (Triton is imported only here; the interpreter
-    flag is read when the kernel is made, so each setting gets its own)."""
+    """The Triton kernel, made on first use: Triton is imported only here. (Whether it runs
+    under the interpreter is decided when Triton is first imported, by ``TRITON_INTERPRET``.)"""
     import triton
     import triton.language as tl
-    from triton import knobs
 
-    interpret = bool(knobs.runtime.interpret)
-    if interpret in _KERNELS:
-        return _KERNELS[interpret]
+    if _KERNEL:
+        return _KERNEL[0]
 
     @triton.jit(do_not_specialize=["T"])  # one compiled kernel for every token count
     def attention_kernel(q_ptr, k_ptr, v_ptr, o_ptr, T, scale_log2,
@@ -157,28 +156,24 @@ def _fused_kernel() -> Any:
         tl.store(o_ptr + head * so_h + rows[:, None] * so_t + dims[None, :] * so_d,
                  out.to(o_ptr.dtype.element_ty), mask=row_ok[:, None] & dim_ok[None, :])
 
-    _KERNELS[interpret] = attention_kernel
+    _KERNEL.append(attention_kernel)
     return attention_kernel
 
 
 def fused_attention(q: Any, k: Any, v: Any, out: Any) -> None:
     """Causal attention over the flat token batch (``[tokens, heads, head_dim]``, any strides,
-    e.g. the ``unbind`` views of one qkv projection) into ``out``: one kernel launch."""
-    import math
-
-    import torch
-    import triton
-
+    e.g. the ``unbind`` views of one qkv projection) into ``out``: one kernel launch. Kept lean
+    (no imports, no Triton helpers): it runs eagerly between the piece graphs on every step."""
     tokens, heads, head_dim = q.shape
     if tokens == 0:
         return
+    kernel = _KERNEL[0] if _KERNEL else _fused_kernel()
     block_m = 16 if tokens <= 16 else 64
-    grid = (triton.cdiv(tokens, block_m), heads)
-    _fused_kernel()[grid](
+    kernel[((tokens + block_m - 1) // block_m, heads)](
         q, k, v, out, tokens, math.log2(math.e) / math.sqrt(head_dim),
         *q.stride(), *k.stride(), *v.stride(), *out.stride(),
-        HEAD_DIM=head_dim, BLOCK_D=triton.next_power_of_2(head_dim), BLOCK_M=block_m,
-        BLOCK_N=64, PRECISION="ieee" if q.dtype == torch.float32 else "tf32", num_warps=4)
+        HEAD_DIM=head_dim, BLOCK_D=1 << (head_dim - 1).bit_length(), BLOCK_M=block_m,
+        BLOCK_N=64, PRECISION="ieee" if q.element_size() == 4 else "tf32", num_warps=4)
 
 
 def define_fused_attention() -> None:
@@ -739,8 +734,12 @@ def markdown(r: dict[str, Any]) -> str:
     check = r.get("fused_attention_check") or {}
     if check.get("kernel_vs_sdpa_max_abs_diff") or check.get("error"):
         lines += ["", "fused attention kernel (one Triton kernel per call) against the SDPA op:", ""]
-        lines += [f"- {k.replace('_', ' ')}: {v}" for k, v in check.items()
-                  if k not in ("part_s", "traceback")]
+        for k, v in check.items():
+            if k in ("part_s", "traceback"):
+                continue
+            text = (", ".join(f"{n} tokens {_fmt(d, '.3g')}" for n, d in v.items())
+                    if isinstance(v, dict) else _fmt(v) if isinstance(v, float) else v)
+            lines.append(f"- {k.replace('_', ' ')}: {text}")
     for key in (*MODES, "piecewise_out_attention", "piecewise_fused_attention"):
         b = (r.get(key) or {}).get("breakdown")
         if b:

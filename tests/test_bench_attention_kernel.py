@@ -179,3 +179,27 @@ def test_fused_arm_records_why_it_is_skipped() -> None:
     table = bm.markdown({"ratios": bm.ratios(results), **results})
     assert f"| piecewise_fused_attention | {reason}" in table
     assert "fused_attention_vs" not in table
+
+
+def test_fused_arm_in_ratios_and_tables() -> None:
+    """A run's fused parts give their ratio (goal 1.5), their table rows, the kernel check and
+    the breakdown (pure functions of the JSON; no Triton needed)."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        import bench_cudagraph_modes as bm
+    finally:
+        sys.path.remove(str(BENCH))
+    results: dict[str, Any] = {
+        "reduce_overhead_fused_attention": {"step_us": 300.0},
+        "piecewise_fused_attention": {"step_us": 390.0, "breakdown": {"split_ops_eager_us": 96.0}},
+        "fused_attention_check": {"kernel_vs_sdpa_max_abs_diff": {"1": 0.0, "513": 0.00098},
+                                  "fused_op_us_per_call_1_token": 12.25, "part_s": 3.0}}
+    ratio = bm.ratios(results)["piecewise_fused_attention_vs_reduce_overhead_fused_attention"]
+    assert ratio == {"ratio": 1.3, "goal": 1.5}
+    table = bm.markdown({"ratios": bm.ratios(results), **results})
+    assert "| piecewise fused attention vs reduce overhead fused attention | 1.300 | 1.5 |" in table
+    assert "| reduce_overhead_fused_attention | 300.0 |" in table
+    assert "| piecewise_fused_attention | 390.0 |" in table
+    assert "- kernel vs sdpa max abs diff: 1 tokens 0, 513 tokens 0.00098" in table
+    assert "- fused op us per call 1 token: 12.2" in table
+    assert "piecewise_fused_attention, batch-1 step" in table and "split ops eager us: 96.0" in table
