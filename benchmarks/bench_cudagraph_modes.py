@@ -9,7 +9,9 @@ splitting op, as vLLM's attention is. Measured, each part guarded (a part that f
 error and the run goes on; the JSON is rewritten after every part):
 
 * batch-1 decode step time: eager, ``torch.compile(mode="reduce-overhead")`` and the backend in
-  each ``cudagraph_mode`` (none, piecewise, full, full_and_piecewise), medians of rounds;
+  each ``cudagraph_mode`` (none, piecewise, full, full_and_piecewise), medians of rounds; and
+  each mode against the same model's ``reduce-overhead`` in alternating rounds
+  (``side_by_side``), which the ratios use: a baseline timed minutes earlier drifts;
 * capturing every size of vLLM's default list (1, 2, 4, 8 … 248 step 8, 256 … 512 step 16) per
   mode: wall seconds, the traced capture seconds (warm-up + capture), pool growth, memory held;
   ``full_and_piecewise`` takes the sizes up to ``--decode-max`` (256, vLLM's default
@@ -289,6 +291,34 @@ def median_step_us(fn: Callable[..., Any], args: tuple[Any, ...], rounds: int, s
     return 1e6 * statistics.median(step_time(fn, args, steps) for _ in range(rounds))
 
 
+def side_by_side(fn: Callable[..., Any], baseline: Callable[..., Any], args: tuple[Any, ...],
+                 rounds: int, steps: int) -> dict[str, Any]:
+    """``fn``'s step against ``baseline``'s in alternating rounds (order flipped every round).
+
+    The ratios to ``reduce-overhead`` must not compare a step timed minutes later with one timed
+    at the start: on a dedicated H100 the same kind of ``reduce-overhead`` step read 291 µs at
+    the start of a run and 329 µs at its end. The baseline is called a few times first: after
+    ``torch._dynamo.reset()`` between parts it recompiles (from the warm caches) and recaptures
+    outside the timed rounds.
+    """
+    for _ in range(3):
+        fn(*args)
+        baseline(*args)
+    mine: list[float] = []
+    base: list[float] = []
+    for r in range(rounds):
+        if r % 2 == 0:
+            mine.append(step_time(fn, args, steps))
+            base.append(step_time(baseline, args, steps))
+        else:
+            base.append(step_time(baseline, args, steps))
+            mine.append(step_time(fn, args, steps))
+    paired = [a / b for a, b in zip(mine, base, strict=True)]
+    return {"step_us": 1e6 * statistics.median(mine), "baseline_us": 1e6 * statistics.median(base),
+            "paired_ratio_median": statistics.median(paired),
+            "paired_ratio_quartiles": quartiles(paired), "rounds": rounds, "steps": steps}
+
+
 def quartiles(values: list[float]) -> list[float]:
     if len(values) < 2:
         return [round(v, 4) for v in values * 3][:3]
@@ -490,7 +520,8 @@ def _capture_totals(record: Any) -> dict[str, Any]:
 
 
 def run_mode(mode: str, model: Any, cfg: argparse.Namespace, root: Path,
-             out: dict[str, Any], *, variant: str = "") -> None:
+             out: dict[str, Any], *, variant: str = "",
+             baseline: Callable[..., Any] | None = None) -> None:
     """Compile, capture every size, check outputs, time the batch-1 step (results into out).
 
     ``variant="out"`` / ``"fused"``: the model with the output-writing attention op (SDPA or
@@ -558,6 +589,9 @@ def run_mode(mode: str, model: Any, cfg: argparse.Namespace, root: Path,
         out["max_abs_diff_vs_eager"] = diffs
         args1 = inputs(1, cfg.vocab)
         out["step_us"] = median_step_us(compiled, args1, cfg.rounds, cfg.steps)
+        if baseline is not None:  # the same model's reduce-overhead step, rounds alternating
+            out["vs_reduce_overhead"] = side_by_side(compiled, baseline, args1, cfg.rounds,
+                                                     cfg.steps)
         if mode in ("piecewise", "full_and_piecewise") and not variant:
             out["traced_vs_untraced"] = traced_vs_untraced(compiled, args1, cfg.trace_rounds,
                                                            cfg.steps)
@@ -600,7 +634,7 @@ def check_fused_attention(part: dict[str, Any], fused_model: Any, reference: Any
 
 def fused_arm(results: dict[str, Any], cfg: argparse.Namespace, root: Path,
               save: Callable[[], None], reduce_overhead: Callable[..., None],
-              reference: Any) -> None:
+              reference: Any, baselines: dict[int, Any] | None = None) -> None:
     """The fused-attention arm: kernel check, its ``reduce-overhead`` step, its piecewise step
     and breakdown. Where it cannot run (no Triton, no CUDA) each of its parts records why."""
     reason = fused_attention_unavailable()
@@ -621,7 +655,8 @@ def fused_arm(results: dict[str, Any], cfg: argparse.Namespace, root: Path,
     _guarded(results, "reduce_overhead_fused_attention",
              lambda part: reduce_overhead(part, model()), save)
     _guarded(results, "piecewise_fused_attention",
-             lambda part: run_mode("piecewise", model(), cfg, root, part, variant="fused"), save)
+             lambda part: run_mode("piecewise", model(), cfg, root, part, variant="fused",
+                                   baseline=(baselines or {}).get(id(model()))), save)
 
 
 def _guarded(results: dict[str, Any], key: str, fn: Callable[[dict[str, Any]], None],
@@ -664,24 +699,33 @@ def ratios(r: dict[str, Any]) -> dict[str, Any]:
         value = r.get(key, {}).get("step_us")
         return float(value) if isinstance(value, int | float) else None
 
+    def vs_ro(key: str, separate: float | None) -> float | None:
+        """Against reduce-overhead: the paired rounds where measured, else the separate steps."""
+        paired = r.get(key, {}).get("vs_reduce_overhead", {}).get("paired_ratio_median")
+        if isinstance(paired, int | float):
+            return float(paired)
+        mine = us(key)
+        return mine / separate if mine is not None and separate else None
+
     ro, eager = us("reduce_overhead"), us("eager")
     out: dict[str, Any] = {}
     for mode, goal in (("full_and_piecewise", 1.15), ("piecewise", 1.5), ("full", None),
                        ("none", None)):
         mine = us(mode)
-        if mine is not None and ro:
-            out[f"{mode}_vs_reduce_overhead"] = {"ratio": mine / ro, "goal": goal}
+        ratio = vs_ro(mode, ro)
+        if ratio is not None:
+            out[f"{mode}_vs_reduce_overhead"] = {"ratio": ratio, "goal": goal}
         if mine is not None and eager:
             out[f"eager_vs_{mode}"] = {"ratio": eager / mine,
                                        "goal": 5.0 if mode != "none" else None}
-    mine, ro_out = us("piecewise_out_attention"), us("reduce_overhead_out_attention")
-    if mine is not None and ro_out:
+    ratio = vs_ro("piecewise_out_attention", us("reduce_overhead_out_attention"))
+    if ratio is not None:
         out["piecewise_out_attention_vs_reduce_overhead_out_attention"] = {
-            "ratio": mine / ro_out, "goal": 1.5}
-    mine, ro_fused = us("piecewise_fused_attention"), us("reduce_overhead_fused_attention")
-    if mine is not None and ro_fused:
+            "ratio": ratio, "goal": 1.5}
+    ratio = vs_ro("piecewise_fused_attention", us("reduce_overhead_fused_attention"))
+    if ratio is not None:
         out["piecewise_fused_attention_vs_reduce_overhead_fused_attention"] = {
-            "ratio": mine / ro_fused, "goal": 1.5}
+            "ratio": ratio, "goal": 1.5}
     for mode in ("piecewise", "full_and_piecewise"):
         tv = r.get(mode, {}).get("traced_vs_untraced")
         if tv:
@@ -731,6 +775,19 @@ def markdown(r: dict[str, Any]) -> str:
             f"{_fmt((part.get('pool_growth_bytes_total') or 0) / 2**20, '.0f')} | "
             f"{_fmt((part.get('held_after_captures_bytes') or 0) / 2**20, '.0f')} | "
             f"{_fmt(worst, '.3g')} |")
+    paired_rows = [(key, part["vs_reduce_overhead"]) for key in (
+        *MODES, "piecewise_out_attention", "piecewise_fused_attention")
+        if isinstance(part := r.get(key), dict) and part.get("vs_reduce_overhead")]
+    if paired_rows:
+        lines += ["", "against the same model's `reduce-overhead`, side by side (rounds alternating; "
+                  "the ratios above use these):", "",
+                  "| mode | step µs | reduce-overhead µs | paired ratio (median) | quartiles |",
+                  "|---|---|---|---|---|"]
+        for key, p in paired_rows:
+            q = p.get("paired_ratio_quartiles") or []
+            lines.append(f"| {key} | {_fmt(p.get('step_us'))} | {_fmt(p.get('baseline_us'))} | "
+                         f"{_fmt(p.get('paired_ratio_median'), '.3f')} | "
+                         f"{' – '.join(_fmt(x, '.3f') for x in q)} |")
     check = r.get("fused_attention_check") or {}
     if check.get("kernel_vs_sdpa_max_abs_diff") or check.get("error"):
         lines += ["", "fused attention kernel (one Triton kernel per call) against the SDPA op:", ""]
@@ -807,8 +864,10 @@ def main() -> None:
             with torch.no_grad():
                 part["step_us"] = median_step_us(model, args1, cfg.rounds, cfg.steps)
 
+        baselines: dict[int, Any] = {}  # id(model) -> its reduce-overhead callable
+
         def reduce_overhead(part: dict[str, Any], m: Any = model) -> None:
-            compiled = torch.compile(m, mode="reduce-overhead")
+            compiled = baselines[id(m)] = torch.compile(m, mode="reduce-overhead")
             with torch.no_grad():
                 start = time.perf_counter()
                 for _ in range(3):
@@ -822,16 +881,18 @@ def main() -> None:
         _guarded(results, "eager", eager, save)
         _guarded(results, "reduce_overhead", reduce_overhead, save)
         for mode in cfg.modes.split(","):
-            _guarded(results, mode, lambda part, m=mode: run_mode(m, model, cfg, root, part), save)
+            _guarded(results, mode, lambda part, m=mode: run_mode(
+                m, model, cfg, root, part, baseline=baselines.get(id(model))), save)
         if not cfg.no_out_variant:
             out_model = build_model(cfg.layers, cfg.hidden, cfg.heads, cfg.vocab, out_variant=True)
             _guarded(results, "reduce_overhead_out_attention",
                      lambda part: reduce_overhead(part, out_model), save)
             _guarded(results, "piecewise_out_attention",
-                     lambda part: run_mode("piecewise", out_model, cfg, root, part, variant="out"),
+                     lambda part: run_mode("piecewise", out_model, cfg, root, part, variant="out",
+                                           baseline=baselines.get(id(out_model))),
                      save)
         if not cfg.no_fused_attention:
-            fused_arm(results, cfg, root, save, reduce_overhead, model)
+            fused_arm(results, cfg, root, save, reduce_overhead, model, baselines)
     save()
     print(markdown(results))
 
