@@ -24,9 +24,12 @@ import shutil
 import sys
 from pathlib import Path
 
+try:
+    from vllm_tier.vllm_runs import root_neutral
+except ImportError:  # run as a script: its own folder is first on sys.path
+    from vllm_runs import root_neutral  # type: ignore[no-redef]
+
 SOURCES = (".py", ".cpp", ".h", ".cu")
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from vllm_runs import root_neutral  # noqa: E402  (a script run from anywhere)
 
 
 def generated(root: Path) -> dict[str, Path]:
