@@ -23,10 +23,13 @@ def _module_path(node: Any) -> str:
 
 
 def _source_line(node: Any) -> str:
+    """The last line of the node's stack trace that is code (not a ``^~~~`` marker line)."""
     trace = node.meta.get("stack_trace") or ""
-    lines = [ln.strip() for ln in str(trace).strip().splitlines()]
-    code = [ln for ln in lines if ln and set(ln) - set("^~ ")]
-    return code[-1] if code else ""
+    for raw in reversed(str(trace).strip().splitlines()):
+        line = raw.strip()
+        if line.strip("^~ "):  # a character other than the markers: code
+            return line
+    return ""
 
 
 def describe_value(value: Any) -> tuple[str | None, str | None, list[int]]:

@@ -23,6 +23,7 @@ from test_payloads import Collect
 
 import compile_lens
 from compile_lens import _fx
+from compile_lens.record import recorder
 
 PRINT_ARGS = {"print_output": False, "include_stride": True, "include_device": True}
 
@@ -146,17 +147,28 @@ def test_a_graph_not_from_dynamo_is_printed():
 
 
 def _attention(q: torch.Tensor) -> torch.Tensor:
-    h = torch.relu(q) * 2
-    return torch.nn.functional.scaled_dot_product_attention(h, h, h) + 1
+    """Two identical pieces between three attention calls: the second is deduplicated."""
+    a = torch.nn.functional.scaled_dot_product_attention(q, q, q)
+    h = torch.relu(a) * 2
+    b = torch.nn.functional.scaled_dot_product_attention(h, h, h)
+    h = torch.relu(b) * 2
+    return torch.nn.functional.scaled_dot_product_attention(h, h, h)
 
 
 @pytest.mark.inductor
-def test_the_piecewise_graph_event_reuses_the_print_and_shows_the_same(tmp_path: Path):
+def test_the_piecewise_graph_event_reuses_the_print_and_shows_the_same(tmp_path: Path,
+                                                                      monkeypatch):
     """The embedded backend's graph (code and node table) with the print reused, and with
-    ``payloads="all"`` (printed by the backend, as before): the same."""
+    ``payloads="all"`` (printed by the backend, as before): the same. Dynamo's print is not
+    parsed into a node table the backend's event replaces, and each key's factor lines go out
+    once per block, however many pieces and key kinds share the key."""
+    parsed: list[str] = []
+    parse = recorder.graph_text.parse_readable_graph
+    monkeypatch.setattr(recorder.graph_text, "parse_readable_graph",
+                        lambda text: parsed.append(text) or parse(text))
     q = torch.randn(1, 2, 8, 16)
     torch._dynamo.mark_dynamic(q, 2)
-    graphs, counts = {}, {}
+    graphs, counts, records = {}, {}, {}
     with inductor_cache(tmp_path / "inductor"):
         for mode in ("read", "all"):  # the second run loads the first one's artifacts
             backend = compile_lens.piecewise(cache_dir=str(tmp_path / "artifacts"))
@@ -169,6 +181,17 @@ def test_the_piecewise_graph_event_reuses_the_print_and_shows_the_same(tmp_path:
             (g,) = t.record.graphs
             graphs[mode] = (g.backend, g.code, [(n.name, n.op, n.target, n.shape, n.extra)
                                                 for n in g.nodes], g.split_ops)
+            records[mode] = t.record
     assert counts == {"read": {"reused": 1, "printed": 0}, "all": {"reused": 0, "printed": 1}}
     assert graphs["read"][0] == "compile_lens.piecewise" and "scaled_dot_product" in graphs["read"][1]
     assert graphs["read"] == graphs["all"]
+    assert parsed == [], "the backend's node table is the one kept: Dynamo's print is not parsed"
+
+    cold = records["read"]
+    outcomes = [c.outcome for c in cold.compiles]
+    assert outcomes.count("deduplicated") >= 1, outcomes
+    keys = {k for c in cold.compiles for k in (c.standalone_key, c.legacy_key) if k}
+    reports = sum(1 for c in cold.compiles for k in (c.standalone_key, c.legacy_key) if k)
+    sent = cold.run.extra["parser"]["handled"]["artifact:compile_lens_key_lines"]
+    assert sent == len(keys) < reports, "each key's lines once, not once per piece and kind"
+    assert all(cold.key_lines.get(k) for k in keys), "and every key's lines are there"

@@ -61,6 +61,9 @@ class _Graph:
     pieces: list[dict[str, Any]] = field(default_factory=list)
     split: bool = False
     vllm_submods: list[str] = field(default_factory=list)
+    dynamo_print: RawEvent | None = None
+    """Dynamo's ``dynamo_output_graph`` record: its text becomes the node table at ``finish``
+    if no producer sent one (the embedded backend and vLLM's observers send theirs)."""
 
 
 @dataclass
@@ -337,8 +340,19 @@ class TraceBuilder(VllmAccount):
         g.fields.setdefault("code", event.payload or "")
         if event.origin:  # a log's line: torch_trace.payload_at reads any record again from it
             g.fields.setdefault("origin", event.origin)
-        if not g.nodes:
-            g.nodes = graph_text.parse_readable_graph(event.payload or "")
+        if g.dynamo_print is None:
+            g.dynamo_print = event  # parsed at finish, only if no graph event brings nodes
+
+    def _parse_dynamo_prints(self) -> None:
+        """Node tables from Dynamo's print for the graphs no producer described (plain
+        ``torch.compile``). Deferred from ``_on_dynamo_graph``: Dynamo prints before the backend
+        runs, and the embedded backend's graph event (later in the stream) replaces the table."""
+        for g in self._all_graphs:
+            if not g.nodes and g.dynamo_print is not None:
+                try:
+                    g.nodes = graph_text.parse_readable_graph(g.dynamo_print.payload or "")
+                except (Malformed, ValueError, TypeError, KeyError, AttributeError) as exc:
+                    self.stats.malformed_event(g.dynamo_print, exc)
 
     def _on_torch_version(self, event: RawEvent) -> None:
         """``torch_version`` (TORCH_TRACE writes it first): the version of the run, for imports."""
@@ -469,6 +483,7 @@ class TraceBuilder(VllmAccount):
 
     def finish(self) -> Parts:
         """Build the model records from what was fed."""
+        self._parse_dynamo_prints()
         for process, thread in list(self._vllm_scopes):
             self._close_vllm_scope(RawEvent(t=self._vllm_scopes[(process, thread)][1], name="",
                                             metadata={}, payload=None, thread=thread,
