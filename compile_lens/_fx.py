@@ -32,16 +32,36 @@ def _source_line(node: Any) -> str:
     return ""
 
 
-def describe_value(value: Any) -> tuple[str | None, str | None, list[int]]:
-    """``(shape, dtype, dynamic_dims)`` of a (fake) tensor or SymInt; ``(None, None, [])`` else."""
+def describe_value(value: Any, sym_names: dict[int, tuple[Any, str]] | None = None
+                   ) -> tuple[str | None, str | None, list[int]]:
+    """``(shape, dtype, dynamic_dims)`` of a (fake) tensor or SymInt; ``(None, None, [])`` else.
+
+    ``sym_names``: printed symbolic sizes by ``id`` of their ``SymNode`` (with the node, so the
+    id cannot be reused), shared by the calls of one pass over a graph (``describe_nodes``):
+    the tensors of a graph share a handful of size nodes, and a sympy print costs ~10 us.
+    """
     shape = getattr(value, "shape", None)
     if shape is not None and hasattr(value, "dtype"):
-        dims = [str(d) for d in shape]
+        if sym_names is None:
+            dims = [str(d) for d in shape]
+        else:
+            dims = [str(d) if isinstance(d, int) else _sym_name(d, sym_names) for d in shape]
         dynamic = [i for i, d in enumerate(shape) if not isinstance(d, int)]
         return "[" + ", ".join(dims) + "]", str(value.dtype).removeprefix("torch."), dynamic
     if type(value).__name__ == "SymInt":
         return str(value), "SymInt", [0]
     return None, None, []
+
+
+def _sym_name(dim: Any, names: dict[int, tuple[Any, str]]) -> str:
+    """``str(dim)``, printed once per size node (kept in ``names``, so its id stays its own)."""
+    node = getattr(dim, "node", None)
+    if node is None:
+        return str(dim)
+    known = names.get(id(node))
+    if known is None:
+        known = names[id(node)] = (node, str(dim))
+    return known[1]
 
 
 def target_name(target: Any) -> str:
@@ -78,9 +98,10 @@ def describe_nodes(gm: Any, piece_of: dict[str, str] | None = None) -> list[dict
     """
     rows = []
     piece_of = piece_of or {}
+    sym_names: dict[int, tuple[Any, str]] = {}
     for node in gm.graph.nodes:
         value = node.meta.get("example_value", node.meta.get("val"))
-        shape, dtype, dynamic = describe_value(value)
+        shape, dtype, dynamic = describe_value(value, sym_names)
         rows.append({
             "name": node.name,
             "op": node.op,
