@@ -1,7 +1,9 @@
 """Describe FX graphs as plain rows (shared by the embedded backend and the vLLM observers).
 
 Pure reading of a ``GraphModule``: never mutates it. Output is JSON-able dicts matching
-``model.GraphNode`` fields.
+``model.GraphNode`` fields. The one piece of state: the last Dynamo print of a graph that the
+payload filter saw built (``remember_print``), which ``readable_code`` returns instead of printing
+the same unchanged graph again; it lives only inside a ``trace()`` block.
 """
 
 from __future__ import annotations
