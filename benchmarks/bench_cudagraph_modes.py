@@ -372,11 +372,30 @@ class _Timer:
                 self.keep[self.key] = args
 
 
+def cpu_seconds(compiled: Callable[..., Any], args: tuple[Any, ...], steps: int,
+                totals: dict[str, float]) -> float:
+    """CPU seconds of ``steps`` calls (perf_counter around each, no synchronise inside), after
+    10 warm calls; the timers' ``totals`` are zeroed after the warm calls, so they cover the
+    same steps."""
+    import torch
+
+    step_time(compiled, args, 10)
+    for key in totals:
+        totals[key] = 0.0
+    cpu = 0.0
+    torch.cuda.synchronize()
+    for _ in range(steps):
+        start = time.perf_counter()
+        compiled(*args)
+        cpu += time.perf_counter() - start
+    torch.cuda.synchronize()
+    return cpu
+
+
 def piecewise_breakdown(compiled: Any, args: tuple[Any, ...], split_gm: Any,
                         steps: int) -> dict[str, Any]:
     """CPU time per step by part (timers around the pieces, the launches, the splitting ops),
     and the GPU time of the piece graphs alone and of the splitting ops alone."""
-    import torch
 
     from compile_lens.backend.cudagraphs import CudaGraphPiece
 
@@ -403,16 +422,7 @@ def piecewise_breakdown(compiled: Any, args: tuple[Any, ...], split_gm: Any,
             split_fns[name] = value
             setattr(split_gm, name, _Timer(value, totals, "split_ops", split_args, name))
     try:
-        step_time(compiled, args, 10)
-        for key in totals:
-            totals[key] = 0.0
-        cpu = 0.0
-        torch.cuda.synchronize()
-        for _ in range(steps):
-            start = time.perf_counter()
-            compiled(*args)
-            cpu += time.perf_counter() - start
-        torch.cuda.synchronize()
+        cpu = cpu_seconds(compiled, args, steps, totals)
     finally:
         for owner, name, value in restore:
             if value is None:
@@ -450,7 +460,6 @@ def piecewise_breakdown(compiled: Any, args: tuple[Any, ...], split_gm: Any,
 def full_graph_breakdown(compiled: Any, args: tuple[Any, ...], wrapper: Any,
                          steps: int) -> dict[str, Any]:
     """CPU time per step in the FULL wrapper (and its one graph launch) versus Dynamo."""
-    import torch
 
     from compile_lens.backend.full_graph import FullGraph
 
@@ -473,15 +482,7 @@ def full_graph_breakdown(compiled: Any, args: tuple[Any, ...], wrapper: Any,
             pass
     FullGraph.__call__ = timed_call  # type: ignore[method-assign]
     try:
-        step_time(compiled, args, 10)
-        totals.update(wrapper=0.0, launches=0.0)
-        cpu = 0.0
-        torch.cuda.synchronize()
-        for _ in range(steps):
-            start = time.perf_counter()
-            compiled(*args)
-            cpu += time.perf_counter() - start
-        torch.cuda.synchronize()
+        cpu = cpu_seconds(compiled, args, steps, totals)
     finally:
         FullGraph.__call__ = original_call  # type: ignore[method-assign]
         for g in timed_graphs:
