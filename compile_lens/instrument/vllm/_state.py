@@ -12,8 +12,10 @@ Objects are found again through weak maps keyed by vLLM's own objects (the backe
 from __future__ import annotations
 
 import contextvars
+import importlib
 import itertools
 import os
+import sys
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +24,14 @@ from compile_lens import _events
 from compile_lens.instrument.issues import IssueLog
 
 _SEQ = itertools.count()
+
+
+def vllm_module(name: str) -> Any:
+    """vLLM's module ``name``: the loaded one (a dict lookup: the hooks run inside vLLM, which
+    has imported it), else imported now. Raises ``ImportError`` where vLLM lacks it, as an
+    ``import`` statement would; looked up by name, so the package type-checks without vLLM."""
+    module = sys.modules.get(name)
+    return module if module is not None else importlib.import_module(name)
 
 
 @dataclass

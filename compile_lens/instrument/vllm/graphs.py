@@ -89,8 +89,8 @@ def wrap_backend_call(original: Any) -> Any:
 def _split_op_names(item_graph: Any, splitting_ops: list[str]) -> list[str]:
     """The ops in a splitting submodule that vLLM split at (``ns::op`` names)."""
     try:
-        from vllm.compilation.partition_rules import should_split
-    except ImportError:
+        should_split = _state.vllm_module("vllm.compilation.partition_rules").should_split
+    except (ImportError, AttributeError):
         should_split = None
     names = []
     for node in item_graph.graph.nodes:

@@ -51,8 +51,9 @@ def _inductor_patches(config: dict[str, Any], compile_range: Any) -> dict[str, A
     """vLLM's config patches for this range (its own ``set_inductor_config`` on a copy)."""
     patches = dict(config or {})
     try:
-        from vllm.compilation.compiler_interface import set_inductor_config
-    except ImportError:
+        set_inductor_config = _state.vllm_module(
+            "vllm.compilation.compiler_interface").set_inductor_config
+    except (ImportError, AttributeError):
         return patches
     set_inductor_config(patches, compile_range)
     return patches
@@ -61,10 +62,9 @@ def _inductor_patches(config: dict[str, Any], compile_range: Any) -> dict[str, A
 def _functorch_patches() -> dict[str, Any]:
     patches: dict[str, Any] = {}
     try:
-        from vllm.compilation.compiler_interface import _get_vllm_functorch_config
-
-        patches.update(_get_vllm_functorch_config())
-    except ImportError:
+        interface = _state.vllm_module("vllm.compilation.compiler_interface")
+        patches.update(interface._get_vllm_functorch_config())
+    except (ImportError, AttributeError):
         pass
     from torch._functorch import config as functorch_config
 
@@ -75,7 +75,7 @@ def _functorch_patches() -> dict[str, Any]:
 
 def _uses_aot() -> bool:
     try:
-        from vllm import envs
+        envs = _state.vllm_module("vllm.envs")
     except ImportError:
         return False
     return bool(getattr(envs, "VLLM_USE_MEGA_AOT_ARTIFACT", False))
@@ -192,7 +192,7 @@ def _skips_pre_grad_passes() -> bool:
     standalone key API (both arrived in 2.12), unless ``VLLM_ENABLE_PREGRAD_PASSES`` is set.
     """
     try:
-        from vllm import envs
+        envs = _state.vllm_module("vllm.envs")
     except ImportError:
         return False
     return not bool(getattr(envs, "VLLM_ENABLE_PREGRAD_PASSES", False))

@@ -127,11 +127,10 @@ class _Capture:
 
 def _will_capture(wrapper: Any) -> _Capture | None:
     """The capture this call is about to make, or ``None`` (a replay is counted here)."""
-    from vllm.forward_context import get_forward_context, is_forward_context_available
-
-    if not is_forward_context_available():
+    forward_context = _state.vllm_module("vllm.forward_context")
+    if not forward_context.is_forward_context_available():
         return None
-    context = get_forward_context()
+    context = forward_context.get_forward_context()
     mode, descriptor = context.cudagraph_runtime_mode, context.batch_descriptor
     if (descriptor is None or getattr(mode, "name", "NONE") == "NONE"
             or mode != wrapper.__dict__.get("runtime_mode")):
