@@ -95,6 +95,7 @@ class GraphContext:
     def __init__(self) -> None:
         self._pool: Any = None
         self._stream: Any = None
+        self._warm_stream: Any = None
         self.full_active = False
         """True while a FULL graph of the whole model is warmed up or captured: the pieces'
         own graphs pass through (vLLM's forward context says the same with its runtime mode)."""
@@ -108,10 +109,25 @@ class GraphContext:
         return self._pool
 
     def stream(self) -> Any:
-        """The side stream warm-ups and captures run on (never the default stream)."""
+        """The side stream captures run on (never the default stream, never a warm-up)."""
         if self._stream is None:
             self._stream = torch.cuda.Stream()
         return self._stream
+
+    def warm_stream(self) -> Any:
+        """The side stream warm-ups run on: another one than the captures'.
+
+        cuBLAS keeps one workspace per (handle, stream), allocated at the stream's first matmul.
+        A warm-up on the capture stream would allocate it there outside any capture, from the
+        general allocator, and every graph would then use memory it does not own: torch's
+        ``reduce-overhead`` frees all cuBLAS workspaces before each of its recordings, and the
+        next replay of ours read freed memory (an illegal memory access on an H100 when both
+        ran in one process). Warmed up elsewhere, the capture stream's workspace is allocated
+        during the first capture, inside the shared pool, which keeps it while graphs exist.
+        """
+        if self._warm_stream is None:
+            self._warm_stream = torch.cuda.Stream()
+        return self._warm_stream
 
     def memory(self) -> tuple[int, int]:
         """``(reserved, allocated)`` device bytes once queued work is done."""
@@ -120,7 +136,7 @@ class GraphContext:
 
     def warm_up(self, fn: Callable[..., Any], args: list[Any]) -> None:
         """Run ``fn`` once outside capture: lazy kernel loads and library handles happen here."""
-        stream = self.stream()
+        stream = self.warm_stream()
         stream.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(stream):
             fn(*args)
