@@ -276,6 +276,53 @@ def test_dict_payloads_reach_compile_lens_as_compact_json_and_others_as_torch_wr
     assert json.loads(with_user) == json.loads(alone)
 
 
+def _read_intervals(listener: logging.Handler | None) -> tuple[compile_lens.Trace, list]:
+    """The chromium intervals the trace reads of a real AOT compile with a graph break:
+    ``(name, phase, metadata without the payload hash, payload keys)``, and whether each
+    record's ``has_payload`` is the MD5 of its payload, as torch writes it."""
+    import hashlib
+
+    torch._dynamo.reset()
+    logger = logging.getLogger(TRACE_LOGGER)
+    if listener is not None:
+        logger.addHandler(listener)
+    try:
+        with compile_lens.trace(strict=True, factors=False, bytecode=False) as t:
+            torch.compile(_break, backend="aot_eager")(torch.ones(4))
+    finally:
+        if listener is not None:
+            logger.removeHandler(listener)
+    rows = []
+    for e in t._recording.sink.events:
+        if e.name != "chromium_event":
+            continue
+        body = json.loads(e.payload)
+        if not payloads.chromium_read(body["name"]) or body["ph"] not in ("B", "E"):
+            continue
+        digest = hashlib.md5(e.payload.encode(), usedforsecurity=False).hexdigest()
+        rows.append((body["name"], body["ph"],
+                     {k: v for k, v in e.metadata.items() if k != "has_payload"},
+                     sorted(body), e.metadata.get("has_payload") == digest))
+    return t, rows
+
+
+def test_read_intervals_skip_torchs_logging_with_the_record_torch_would_build():
+    """Issue 12: while compile_lens alone listens, the chromium intervals it reads go straight
+    into its sink; a second listener makes torch log every one. The records must be the same:
+    the metadata (compile id per frame, the attempt Dynamo restarted after the break) comes from
+    torch's own records here, not from our reading of torch's code."""
+    alone, direct = _read_intervals(None)
+    shared, logged = _read_intervals(Collect())
+    assert alone._recording.payload_filter.delivered == len(direct) > 0
+    assert shared._recording.payload_filter.delivered == 0
+    assert {m.get("attempt") for _, _, m, _, _ in logged} == {0, 1}, "the break restarts a frame"
+    assert direct == logged
+    assert all(row[-1] for row in direct)
+    # and the trace reads them as before: the frame compile spans of both frames
+    assert [s.name for s in alone.record.spans if s.category == "dynamo"] == \
+        [s.name for s in shared.record.spans if s.category == "dynamo"]
+
+
 def test_the_trace_is_built_with_gc_paused_and_gc_left_as_it_was(monkeypatch):
     """Issue 12, warm starts: the full collection of the compile's objects that our first
     allocations after it set off is left to the code after the block (traced or not)."""

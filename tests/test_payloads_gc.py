@@ -55,7 +55,8 @@ def _records_seen(gc_on: bool, **trace_kw: object) -> tuple[list[bool], bool]:
 
 def test_gc_is_paused_inside_each_record_and_on_again_after():
     seen, after = _records_seen(gc_on=True)
-    assert len(seen) > 5, "the compile's records went through the filter"
+    # the chromium intervals the trace reads skip torch's logging (payloads._direct_chromium)
+    assert len(seen) >= 3, "the compile's records went through the filter"
     assert not any(seen), "no collection can start inside a record built for us"
     assert after, "the GC is on again after the block"
 

@@ -185,7 +185,7 @@ def _install(stack: contextlib.ExitStack, rec: _Recording) -> None:
     if rec.payloads == payload_skip.READ:
         rec.payload_filter = only_read = payload_skip.PayloadFilter(
             payload_skip.read_names(), others_listen, listening,
-            on_error=lambda exc: issues.record("payloads", exc))
+            on_error=lambda exc: issues.record("payloads", exc), deliver=handler.deliver)
         steps.append(("payloads", lambda: payload_skip.install(only_read)))
     if rec.want_bytecode:
         steps.append(("bytecode_hook", lambda: hooks.install_bytecode_hook(rec.code_objects)))

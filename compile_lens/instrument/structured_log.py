@@ -54,6 +54,14 @@ class StructuredTraceHandler(logging.Handler):
             self.seconds += time.perf_counter() - start
 
 
+    def deliver(self, metadata: dict[str, Any], payload: str | None) -> None:
+        """Add a record torch did not log (``payloads.PayloadFilter`` built it, and timed it)."""
+        self.sink.add(RawEvent(t=time.time(), name=event_name(metadata), metadata=metadata,
+                               payload=payload, thread=threading.get_ident(),
+                               process=self.process))
+        self.count += 1
+
+
 def attach(handler: StructuredTraceHandler) -> None:
     """Attach ``handler`` to the trace logger, first in line (idempotent).
 
