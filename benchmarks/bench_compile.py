@@ -4,6 +4,7 @@
     python benchmarks/bench_compile.py --quick    # smaller models, one repeat
     python benchmarks/bench_compile.py --parts payloads [--quick] [--out FILE]   # issue 12
     python benchmarks/bench_compile.py --parts keycost [--device cuda] [--out FILE]  # issue 12
+    python benchmarks/bench_compile.py --parts keycost --probe [--emulate-211]  # the 2.11 probe
 
 Each measurement runs in a fresh subprocess with fresh Inductor and artifact caches (a true cold
 compile) unless it is the warm start, which reuses the cold run's caches. Traced and untraced runs
@@ -127,7 +128,18 @@ def keycost_worker(spec: dict) -> dict:
     keys (``keys.compute_standalone_key``: deep copy, then torch's key), then the deep copy alone,
     and GC runs during the keys are counted by generation (a suspect that the figures cleared).
     Untraced; the backend's own key and the real compile follow.
+
+    With the probe (torch without the key API, e.g. 2.11, or ``spec["probe"]`` on a torch that
+    has it) the key is ``keys.probe_standalone_key`` as the backend calls it (``key``), and at the
+    same piece, in alternating order, the probe as it was before issue 12 (``key_before``: a deep
+    copy of its own, and the factor lines whatever torch computes) with both keys compared.
+    ``spec["emulate_211"]`` makes torch 2.13 do before the key what 2.11 does: the pre-grad passes
+    (``pre_grad_pass_timing="early"``) and the factor lines on every key (the AOTAutograd cache
+    logger at DEBUG, filtered so nothing prints); the probe then decides about its lines as an
+    untraced 2.11 run does (none). Emulated keys differ from the real compile's (the timing
+    option enters them); only the timings are meant.
     """
+    import contextlib
     import copy
     import gc
 
@@ -138,27 +150,52 @@ def keycost_worker(spec: dict) -> dict:
     from compile_lens import demo_model
     from compile_lens._torch import keys
     from compile_lens.backend.piecewise import PiecewiseBackend
+    from compile_lens.instrument import hooks
 
     times: dict[str, list[float]] = {"key": [], "deepcopy": []}
     collections = [0, 0, 0]  # GC runs that started during a key, by generation
     keying: list[bool] = []
+    api = keys.standalone_key_api() is not None
+    probe = not api or bool(spec.get("probe"))
+    emulate = bool(spec.get("emulate_211"))
+    same_keys = [0, 0]  # probe: pieces whose key equals the pre-issue-12 probe's, pieces compared
+    with_lines: dict[str, int] = {}  # keys that came with factor lines, per timed variant
+    patch: dict = {"pre_grad_pass_timing": "early"} if emulate else {}
+    lines_after = keys.factor_lines_wanted()  # decided before the emulation's DEBUG level
 
     def count(phase: str, info: dict) -> None:
         if phase == "start" and keying:
             collections[info["generation"]] += 1
 
-    # torch without the key API (2.11): the key is the probe (standalone_compile stopped at it).
-    api = keys.standalone_key_api() is not None
-    compute = keys.compute_standalone_key if api else keys.probe_standalone_key
+    def after(gm, args, dynamic_shapes):  # type: ignore[no-untyped-def]
+        if not probe:
+            return keys.compute_standalone_key(gm, args, dynamic_shapes)
+        return keys.probe_standalone_key(gm, args, dynamic_shapes,
+                                         factor_lines=lines_after if emulate else None)
+
+    def before(gm, args, dynamic_shapes):  # type: ignore[no-untyped-def]
+        return keys.probe_standalone_key(copy.deepcopy(gm), args, dynamic_shapes,
+                                         factor_lines=True)
+
+    timed = {"key": after, "key_before": before} if probe else {"key": after}
+    if probe:
+        times["key_before"] = []
 
     class Timed(PiecewiseBackend):
         def _standalone_key(self, gm, args, dynamic_shapes):  # type: ignore[no-untyped-def]
-            with inductor_config.patch(self.inductor_config):
-                keying.append(True)
-                start = time.perf_counter()
-                compute(gm, args, dynamic_shapes)
-                times["key"].append(time.perf_counter() - start)
-                keying.clear()
+            with inductor_config.patch({**self.inductor_config, **patch}):
+                order = list(timed) if len(times["key"]) % 2 == 0 else list(timed)[::-1]
+                got = {}
+                for name in order:
+                    keying.append(True)
+                    start = time.perf_counter()
+                    got[name] = timed[name](gm, args, dynamic_shapes)
+                    times[name].append(time.perf_counter() - start)
+                    keying.clear()
+                    with_lines[name] = with_lines.get(name, 0) + bool(got[name][1])
+                if probe:
+                    same_keys[0] += got["key"][0] == got["key_before"][0]
+                    same_keys[1] += 1
                 start = time.perf_counter()
                 copy.deepcopy(gm)
                 times["deepcopy"].append(time.perf_counter() - start)
@@ -166,41 +203,77 @@ def keycost_worker(spec: dict) -> dict:
 
     gc.callbacks.append(count)
     try:
-        # Serial: worker processes starting during the keys would only add noise.
-        backend = Timed(compile_sizes=spec["sizes"], cache_dir=spec["artifact_dir"],
-                        parallel=False)
-        device = spec.get("device", "cpu")
-        compiled = torch.compile(demo_model.build(layers=spec["layers"], device=device),
-                                 backend=backend)
-        with torch.no_grad():
-            compiled(*demo_model.example_inputs(8, device=device))
+        with contextlib.ExitStack() as stack:
+            if emulate:
+                stack.callback(hooks.enable_aot_factor_lines())
+            # Serial: worker processes starting during the keys would only add noise.
+            backend = Timed(compile_sizes=spec["sizes"], cache_dir=spec["artifact_dir"],
+                            parallel=False)
+            backend.key_api = not probe
+            device = spec.get("device", "cpu")
+            compiled = torch.compile(demo_model.build(layers=spec["layers"], device=device),
+                                     backend=backend)
+            with torch.no_grad():
+                compiled(*demo_model.example_inputs(8, device=device))
     finally:
         gc.callbacks.remove(count)
+    label = "standalone_key API" if not probe else (
+        "probe (torch 2.11 emulated)" if emulate else "probe")
     return {"times": {k: v[1:] for k, v in times.items()},  # the first key pays torch_key() once
-            "gc_collections": collections, "key": "standalone_key API" if api else "probe",
-            "torch": torch.__version__}
+            "first_key_s": {k: v[0] for k, v in times.items() if v},
+            "gc_collections": collections, "key": label, "same_keys": same_keys,
+            "with_lines": with_lines, "torch": torch.__version__}
 
 
-def bench_keycost(tmp: Path, layers: int, repeats: int, device: str = "cpu") -> dict:
+def bench_keycost(tmp: Path, layers: int, repeats: int, device: str = "cpu",
+                  probe: bool = False, emulate_211: bool = False) -> dict:
     """Median key cost per piece and its deep-copy share, pooled over ``repeats`` cold compiles
-    (each a fresh process; issue 12)."""
-    pooled: dict[str, list[float]] = {"key": [], "deepcopy": []}
+    (each a fresh process; issue 12). With the probe, also the probe as it was before issue 12 on
+    the same pieces (paired ratio after/before) and whether the keys agree."""
+    pooled: dict[str, list[float]] = {}
     gc_runs = [0, 0, 0]
+    same = [0, 0]
+    firsts: list[dict] = []
+    with_lines: dict[str, int] = {}
     for i in range(repeats):
         raw = run({"layers": layers, "sizes": [1, 4], "keycost": True, "device": device,
-                   **fresh(tmp, f"k{i}")})
+                   "probe": probe, "emulate_211": emulate_211, **fresh(tmp, f"k{i}")})
         for name, values in raw["times"].items():
-            pooled[name].extend(values)
+            pooled.setdefault(name, []).extend(values)
         gc_runs = [a + b for a, b in zip(gc_runs, raw["gc_collections"], strict=True)]
+        same = [a + b for a, b in zip(same, raw["same_keys"], strict=True)]
+        firsts.append(raw["first_key_s"])
+        for name, n in raw["with_lines"].items():
+            with_lines[name] = with_lines.get(name, 0) + n
     out: dict = {"layers": layers, "repeats": repeats, "n": len(pooled["key"]),
                  "gc_collections_during_keys": gc_runs, "device": device,
-                 "key": raw["key"], "torch": raw["torch"]}
+                 "key": raw["key"], "torch": raw["torch"], "first_key_s": firsts,
+                 "keys_with_factor_lines": with_lines,
+                 "load_avg": os.getloadavg()}
     for name, values in pooled.items():
         out[f"{name}_median_ms"] = 1000 * statistics.median(values)
         out[f"{name}_ms"] = [round(1000 * v, 2) for v in values]
     shares = [c / k for c, k in zip(pooled["deepcopy"], pooled["key"], strict=True)]
     out["deepcopy_share_median"] = statistics.median(shares)
+    if "key_before" in pooled:
+        out["after_over_before_median"] = statistics.median(
+            a / b for a, b in zip(pooled["key"], pooled["key_before"], strict=True))
+        out["same_keys"] = same
     return out
+
+
+def keycost_markdown(k: dict) -> str:
+    """The RESULTS.md row of the keycost part."""
+    goal = "≤ 11 ms" if k["key"] == "standalone_key API" else "≤ 30 ms"
+    row = (f"| {k['key']} per piece, torch {k['torch']}, {k['device']} ({k['layers']} layers, "
+           f"{k['repeats']} cold compiles, n={k['n']}) | median {k['key_median_ms']:.1f} ms")
+    if "key_before_median_ms" in k:
+        row += (f" (before issue 12's probe changes: {k['key_before_median_ms']:.1f} ms; paired "
+                f"after/before {k['after_over_before_median']:.2f}; same key "
+                f"{k['same_keys'][0]}/{k['same_keys'][1]})")
+    return (row + f"; deep copy alone {k['deepcopy_median_ms']:.1f} ms (median share "
+            f"{100 * k['deepcopy_share_median']:.0f} %); GC runs during keys by generation "
+            f"{k['gc_collections_during_keys']} | {goal} |")
 
 
 def run(spec: dict) -> dict:
@@ -357,6 +430,12 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="payloads/keycost parts: cpu or cuda")
     parser.add_argument("--repeats", type=int, help="payloads/keycost parts: repeats (default 3, quick 1)")
     parser.add_argument("--layers", type=int, help="payloads/keycost parts: demo model layers")
+    parser.add_argument("--probe", action="store_true",
+                        help="keycost: key by the torch 2.11 probe even where torch has the key "
+                             "API (2.12+), and time it against the probe before issue 12")
+    parser.add_argument("--emulate-211", action="store_true",
+                        help="keycost: --probe, with torch 2.13 doing before the key what 2.11 "
+                             "does (pre-grad passes, factor lines on every key)")
     args = parser.parse_args()
     if args.worker:
         spec = json.loads(args.worker)
@@ -381,16 +460,11 @@ def main() -> None:
     if parts == {"keycost"}:  # issue 12: key cost only, results under "keycost"
         with tempfile.TemporaryDirectory(prefix="cl_bench_") as tmp_name:
             k = results["keycost"] = bench_keycost(
-                Path(tmp_name), args.layers or layers, args.repeats or repeats, args.device)
+                Path(tmp_name), args.layers or layers, args.repeats or repeats, args.device,
+                probe=args.probe or args.emulate_211, emulate_211=args.emulate_211)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(results, indent=1))
-        goal = "≤ 11 ms" if k["key"] == "standalone_key API" else "≤ 30 ms"
-        print(f"| {k['key']} per piece, torch {k['torch']}, {k['device']} ({k['layers']} layers, "
-              f"{k['repeats']} cold compiles, n={k['n']}) | median {k['key_median_ms']:.1f} ms; "
-              f"deep copy alone "
-              f"{k['deepcopy_median_ms']:.1f} ms (median share {100 * k['deepcopy_share_median']:.0f} "
-              f"%); GC runs during keys by generation {k['gc_collections_during_keys']} "
-              f"| {goal} |")
+        print(keycost_markdown(k))
         return
     with tempfile.TemporaryDirectory(prefix="cl_bench_") as tmp_name:
         tmp = Path(tmp_name)

@@ -10,8 +10,12 @@ exercised here).
 from __future__ import annotations
 
 import copy
+import json
 import logging
+import subprocess
+import sys
 import threading
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -168,3 +172,22 @@ def test_the_probe_patches_act_in_its_thread_only() -> None:
     assert seen.calls == 1, "only the probing thread's call counts"
     assert not hasattr(patching.current(keys.FACTOR_LINES_TARGET), "__wrapped__")
     assert not hasattr(patching.current(keys.LEGACY_TARGET), "__wrapped__")
+
+
+def test_keycost_bench_times_the_probe_as_on_torch_211(tmp_path) -> None:
+    """``bench_compile.py --parts keycost --emulate-211`` (one real cold compile of one layer):
+    the probe, timed against the probe before issue 12 on the same pieces; torch 2.13 computes
+    the factor lines on every key there, as 2.11 does, and only the earlier probe returns them."""
+    bench = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_compile.py"
+    out = tmp_path / "keycost.json"
+    proc = subprocess.run(
+        [sys.executable, str(bench), "--parts", "keycost", "--emulate-211", "--layers", "1",
+         "--repeats", "1", "--out", str(out)],
+        capture_output=True, text=True, check=False, timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    k = json.loads(out.read_text())["keycost"]
+    assert k["key"] == "probe (torch 2.11 emulated)"
+    assert k["n"] == len(k["key_ms"]) == len(k["key_before_ms"]) > 0
+    assert k["same_keys"][0] == k["same_keys"][1] == k["n"] + 1, "first key included"
+    assert k["keys_with_factor_lines"] == {"key": 0, "key_before": k["n"] + 1}
+    assert "paired after/before" in proc.stdout
