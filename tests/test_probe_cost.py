@@ -55,6 +55,7 @@ class _Probing(PiecewiseBackend):
         super().__init__(**kwargs)
         self.key_api = False
         self.rows: list[dict[str, Any]] = []
+        self.unsent: list[tuple[str, bool]] = []  # what the backend's own probe asked
 
     def _standalone_key(self, gm: Any, args: list[Any], dynamic_shapes: str) -> Any:
         graph, attributes = str(gm.graph), list(gm.__dict__)
@@ -68,6 +69,17 @@ class _Probing(PiecewiseBackend):
                 "without_lines": keys.probe_standalone_key(gm, args, dynamic_shapes,
                                                            factor_lines=False),
             }
+            asked: list[str] = []
+            row["asked_none"] = keys.probe_standalone_key(
+                gm, args, dynamic_shapes, factor_lines=lambda k: asked.append(k) or False)
+            row["asked"] = asked
+            row["asked_all"] = keys.probe_standalone_key(gm, args, dynamic_shapes,
+                                                         factor_lines=lambda _k: True)
+            if keys.standalone_key_api() is not None:  # the same choice on the key API's path
+                row["api_none"] = keys.compute_standalone_key(gm, args, dynamic_shapes,
+                                                              factor_lines=lambda _k: False)
+                row["api_all"] = keys.compute_standalone_key(gm, args, dynamic_shapes,
+                                                             factor_lines=lambda _k: True)
             counted, copies = copy.deepcopy(gm), _CountCopies()
             counted._register_deepcopy_hook(copies)
             keys.probe_standalone_key(counted, args, dynamic_shapes)
@@ -75,6 +87,11 @@ class _Probing(PiecewiseBackend):
         row["untouched"] = str(gm.graph) == graph and list(gm.__dict__) == attributes
         self.rows.append(row)
         return super()._standalone_key(gm, args, dynamic_shapes)
+
+    def _lines_unsent(self, key: str) -> bool:
+        unsent = super()._lines_unsent(key)
+        self.unsent.append((key, unsent))
+        return unsent
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +140,27 @@ def test_skipped_factor_lines_leave_the_key(probed) -> None:
         "the middle layers share keys (the keys are real, not unique per call)")
 
 
+def test_lines_are_computed_for_the_keys_that_want_them(probed) -> None:
+    """Given a callable, the probe (and the key API) asks it about the key before computing the
+    lines; the backend says no for a key whose lines this ``trace()`` block already sent."""
+    backend, t = probed
+    for row in backend.rows:
+        key, lines = row["with_lines"]
+        assert row["asked"] == [key]
+        assert row["asked_none"] == (key, [])
+        assert row["asked_all"] == (key, lines)
+        if "api_all" in row:
+            api_key, api_lines = row["api_all"]
+            assert api_lines and row["api_none"] == (api_key, [])
+    asked = [key for key, _ in backend.unsent]
+    assert asked == [row["reference"][0] for row in backend.rows]
+    assert [unsent for _, unsent in backend.unsent] == [
+        key not in asked[:i] for i, key in enumerate(asked)], "repeats are not asked for lines"
+    assert len(set(asked)) < len(asked)
+    assert set(asked) <= set(t.record.key_lines), "every key's lines are in the trace"
+    assert all(t.record.key_lines[key] for key in asked)
+
+
 def test_factor_lines_follow_the_aot_logger() -> None:
     """By default the probe computes the lines exactly where torch >= 2.12 would: with the
     AOTAutograd cache logger at DEBUG, as ``trace()`` sets it."""
@@ -160,7 +198,7 @@ def test_the_probe_patches_act_in_its_thread_only() -> None:
         except BaseException as exc:  # which class arrives is the point
             other["raised"] = exc
 
-    with keys._stop_at_key(factor_lines=False) as (seen, _refused):
+    with keys._factor_lines(False), keys._stop_at_key() as (seen, _refused):
         assert FxGraphCachePickler.debug_lines(_pickler(), details) == []
         thread = threading.Thread(target=elsewhere)
         thread.start()

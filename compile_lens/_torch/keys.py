@@ -25,15 +25,18 @@ import copy
 import importlib
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TypeAlias, cast
 
 from compile_lens._torch.patching import Patch, patched
 
 LEGACY_TARGET = "torch._functorch._aot_autograd.autograd_cache:autograd_cache_key"
 FACTOR_LINES_TARGET = "torch._inductor.codecache:FxGraphCachePickler.debug_lines"
 """What computes a key's factor lines, after the key (``AOTAutogradCachePickler`` inherits it)."""
+HASH_TARGET = "torch._inductor.codecache:FxGraphCachePickler.get_hash"
+"""What hashes the key's details; the key is ``AOTAUTOGRAD_CACHE_PREFIX`` + that hash."""
+FactorLines: TypeAlias = "bool | Callable[[str], bool] | None"
 AOT_CACHE_LOGGER = "torch._functorch._aot_autograd.autograd_cache"
 NO_STANDALONE_KEY_NOTE = (
     "this torch has no torch._inductor.standalone_compile.autograd_cache_key (added in torch "
@@ -65,13 +68,17 @@ def _split_result(result: Any) -> tuple[str | None, list[str]]:
 
 
 def compute_standalone_key(
-    graph: Any, example_inputs: list[Any], dynamic_shapes: str
+    graph: Any, example_inputs: list[Any], dynamic_shapes: str, *,
+    factor_lines: FactorLines = None,
 ) -> tuple[str | None, list[str]]:
-    """``(key, factor lines)`` from the standalone API on a deep copy; raises if unsupported."""
+    """``(key, factor lines)`` from the standalone API on a deep copy; raises if unsupported.
+
+    ``factor_lines`` as for ``probe_standalone_key``."""
     fn = standalone_key_api()
     if fn is None:
         return None, []
-    return _split_result(fn(copy.deepcopy(graph), list(example_inputs), dynamic_shapes))
+    with _factor_lines(factor_lines):
+        return _split_result(fn(copy.deepcopy(graph), list(example_inputs), dynamic_shapes))
 
 
 @dataclass
@@ -121,11 +128,72 @@ def factor_lines_wanted() -> bool:
     return logging.getLogger(AOT_CACHE_LOGGER).isEnabledFor(logging.DEBUG)
 
 
+def _aot_key_prefix() -> str:
+    from torch._inductor import codecache
+
+    return str(getattr(codecache, "AOTAUTOGRAD_CACHE_PREFIX", "a"))  # torch 2.11 writes "a"
+
+
 @contextlib.contextmanager
-def _stop_at_key(factor_lines: bool) -> Iterator[tuple[LegacyCapture, list[Exception]]]:
-    """The probe's patches: the legacy key function records the key and raises ``_KeyComputed``;
-    without ``factor_lines`` the lines are skipped. Both act in the calling thread only; a compile
-    in another thread meanwhile goes through the originals untouched. Restored on exit."""
+def _factor_lines(factor_lines: FactorLines) -> Iterator[None]:
+    """Compute an AOTAutograd key's factor lines only where wanted; the key is the same.
+
+    torch computes the lines after the key, from the same details, and since 2.12 only for a
+    DEBUG logger. ``None``: where that logger says (``factor_lines_wanted()``), on every torch;
+    ``False``: never; ``True``: as torch does; a callable: where the logger says and the callable
+    returns true for the key (e.g. not for a key whose lines were already sent). A skipped
+    computation returns ``[]``. Acts in the calling thread only; restored on exit.
+    """
+    if factor_lines is None:
+        factor_lines = factor_lines_wanted()
+    elif callable(factor_lines) and not factor_lines_wanted():
+        factor_lines = False
+    if factor_lines is True:
+        yield
+        return
+    wanted = factor_lines
+    caller = threading.get_ident()
+    last_hash: list[Any] = [None, None]  # (details, its hash): the key's own get_hash call
+
+    def remember(original: Any) -> Any:
+        def get_hash(self: Any, obj: Any) -> str:
+            digest = original(self, obj)
+            if threading.get_ident() == caller:
+                last_hash[:] = [obj, digest]
+            return digest
+
+        get_hash.__wrapped__ = original  # type: ignore[attr-defined]
+        return get_hash
+
+    def skip(original: Any) -> Any:
+        def debug_lines(self: Any, details: Any) -> list[str]:
+            if threading.get_ident() != caller:  # another thread's compile: untouched
+                return original(self, details)
+            if wanted is False:
+                return []
+            if last_hash[0] is details and not wanted(_aot_key_prefix() + last_hash[1]):
+                return []
+            return original(self, details)
+
+        debug_lines.__wrapped__ = original  # type: ignore[attr-defined]
+        return debug_lines
+
+    patches = [Patch(FACTOR_LINES_TARGET, skip, why="compute the key's factor lines only where "
+                                                     "wanted (torch < 2.12 computes them always)")]
+    if callable(wanted):
+        patches.append(Patch(HASH_TARGET, remember, why="know the key its lines are asked for"))
+    try:
+        with patched(*patches):
+            yield
+    finally:
+        last_hash[:] = [None, None]
+
+
+@contextlib.contextmanager
+def _stop_at_key() -> Iterator[tuple[LegacyCapture, list[Exception]]]:
+    """The probe's patch: the legacy key function records the key and raises ``_KeyComputed``,
+    in the calling thread only (a compile in another thread meanwhile goes through the original
+    untouched). Restored on exit."""
     seen = LegacyCapture()
     refused: list[Exception] = []
     prober = threading.get_ident()
@@ -144,27 +212,13 @@ def _stop_at_key(factor_lines: bool) -> Iterator[tuple[LegacyCapture, list[Excep
         autograd_cache_key.__wrapped__ = original  # type: ignore[attr-defined]
         return autograd_cache_key
 
-    def no_lines(original: Any) -> Any:
-        def debug_lines(self: Any, details: Any) -> list[str]:
-            if threading.get_ident() != prober:
-                return original(self, details)
-            return []
-
-        debug_lines.__wrapped__ = original  # type: ignore[attr-defined]
-        return debug_lines
-
-    patches = [Patch(LEGACY_TARGET, make, why="stop standalone_compile at its key")]
-    if not factor_lines:
-        patches.append(Patch(FACTOR_LINES_TARGET, no_lines,
-                             why="skip the factor lines nobody reads (torch < 2.12 computes them "
-                                 "on every key, after it)"))
-    with patched(*patches):
+    with patched(Patch(LEGACY_TARGET, make, why="stop standalone_compile at its key")):
         yield seen, refused
 
 
 def probe_standalone_key(
     graph: Any, example_inputs: list[Any], dynamic_shapes: str, *,
-    factor_lines: bool | None = None, **compile_kwargs: Any
+    factor_lines: FactorLines = None, **compile_kwargs: Any
 ) -> tuple[str | None, list[str]]:
     """``(key, factor lines)`` that ``standalone_compile(graph, ...)`` would look up; no compile.
 
@@ -173,18 +227,17 @@ def probe_standalone_key(
     ``standalone_compile`` keys its own deep copy (unless told ``donate_graph_module``, then
     it gets one), so the caller's graph is left as it was. ``factor_lines``: ``None`` computes
     them where torch ≥ 2.12 would (``factor_lines_wanted()``), ``False`` never, ``True`` as torch
-    does (torch < 2.12 always); skipped lines come back as ``[]``, the key is the same (torch
-    computes them after the key, from the same details). Raises ``KeyProbeError`` when the key
-    function was not reached or refused the piece.
+    does (torch < 2.12 always), a callable also asks it about the key (``_factor_lines``);
+    skipped lines come back as ``[]``, the key is the same (torch computes them after the key,
+    from the same details). Raises ``KeyProbeError`` when the key function was not reached or
+    refused the piece.
     """
     import torch
 
-    if factor_lines is None:
-        factor_lines = factor_lines_wanted()
     if compile_kwargs.get("donate_graph_module"):
         graph = copy.deepcopy(graph)
     try:
-        with _stop_at_key(factor_lines) as (seen, refused):
+        with _factor_lines(factor_lines), _stop_at_key() as (seen, refused):
             torch._inductor.standalone_compile(
                 graph, list(example_inputs),
                 dynamic_shapes=cast(Any, dynamic_shapes),  # torch's names, as the caller's compile

@@ -291,6 +291,12 @@ class PiecewiseBackend:
         self._lines_sent.add(key)
         return True
 
+    def _lines_unsent(self, key: str) -> bool:
+        """Whether ``key``'s factor lines are still to go out in this ``trace()`` block (asked
+        before they are computed: a key's lines cost as much as the key, ``keys._factor_lines``)."""
+        session = _session.current()
+        return session is None or session is not self._lines_session or key not in self._lines_sent
+
     def _store(self, key: str, runnable: Any) -> tuple[str | None, str]:
         """Save to the artifact cache; a save that fails (e.g. with Inductor's caches disabled,
         ``CompiledArtifact`` has nothing to save) costs the warm start, never the compile."""
@@ -310,7 +316,7 @@ class PiecewiseBackend:
         compute = keys.compute_standalone_key if self.key_api else keys.probe_standalone_key
         with inductor_config.patch(self.inductor_config):
             try:
-                key, lines = compute(gm, args, dynamic_shapes)
+                key, lines = compute(gm, args, dynamic_shapes, factor_lines=self._lines_unsent)
             except Exception as exc:  # an uncacheable piece: compile it, just without dedup
                 return None, [], f"standalone key unavailable: {type(exc).__name__}: {exc}"
         return key, lines, "" if self.key_api else keys.PROBE_KEY_NOTE
