@@ -160,7 +160,8 @@ def keycost_worker(spec: dict) -> dict:
     emulate = bool(spec.get("emulate_211"))
     same_keys = [0, 0]  # probe: pieces whose key equals the pre-issue-12 probe's, pieces compared
     with_lines: dict[str, int] = {}  # keys that came with factor lines, per timed variant
-    patch: dict = {"pre_grad_pass_timing": "early"} if emulate else {}
+    patch: dict = {"pre_grad_pass_timing": "early"} if emulate and hasattr(
+        inductor_config, "pre_grad_pass_timing") else {}  # 2.11 has no such option: always early
     lines_after = keys.factor_lines_wanted()  # decided before the emulation's DEBUG level
 
     def count(phase: str, info: dict) -> None:
