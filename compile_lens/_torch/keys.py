@@ -12,10 +12,11 @@
   computed its AOTAutograd key (the same legacy function, with the real arguments, in the real
   context), before any lookup or lowering. It is faithful by construction; ``trace(cross_check=
   True)`` compares it with the legacy key of the real compile, so a difference would show. Its
-  cost is torch's (benchmarks/RESULTS.md, "Key cost"); two things in it were ours to drop, both
-  after the key or outside it: a second deep copy (``standalone_compile`` copies the graph
-  itself) and, on torch < 2.12, the key's factor lines where nobody reads them (torch ≥ 2.12
-  itself computes them only for a DEBUG logger; on 2.11 they were half the probe's time).
+  cost is torch's (benchmarks/RESULTS.md, "Key cost"); what was ours to drop lies outside the
+  key or after it: a second deep copy (``standalone_compile`` copies the graph itself), and the
+  key's factor lines where nobody reads them (``_factor_lines``: torch ≥ 2.12 computes them only
+  for a DEBUG logger, 2.11 on every key, about 40 % of the probe there; inside ``trace()`` the
+  caller may also refuse them for a key whose lines it already has).
 """
 
 from __future__ import annotations
