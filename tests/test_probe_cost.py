@@ -159,6 +159,8 @@ def test_lines_are_computed_for_the_keys_that_want_them(probed) -> None:
     assert len(set(asked)) < len(asked)
     assert set(asked) <= set(t.record.key_lines), "every key's lines are in the trace"
     assert all(t.record.key_lines[key] for key in asked)
+    for target in (keys.FACTOR_LINES_TARGET, keys.HASH_TARGET):
+        assert not hasattr(patching.current(target), "__wrapped__"), f"{target} restored"
 
 
 def test_factor_lines_follow_the_aot_logger() -> None:
