@@ -231,3 +231,25 @@ def test_keycost_bench_times_the_probe_as_on_torch_211(tmp_path) -> None:
     assert k["same_keys"][0] == k["same_keys"][1] == k["n"] + 1, "first key included"
     assert k["keys_with_factor_lines"] == {"key": 0, "key_before": k["n"] + 1}
     assert "paired after/before" in proc.stdout
+
+
+def test_the_probe_copies_where_standalone_compile_would_not(monkeypatch) -> None:
+    """On a torch whose ``standalone_compile`` has no ``donate_graph_module`` (not known to copy
+    its graph), the probe makes the copy itself (two in all here, where torch copies too) and
+    the caller's graph is left as it was either way. (The key then is a copy's copy's, which
+    need not equal a single copy's: the graph-module hash sees the copy's attribute order.)"""
+    gm = torch.fx.symbolic_trace(lambda x: torch.relu(x) * 2 + 1)
+    args = [torch.randn(4, 3)]
+    assert keys.copies_its_graph(), "torch 2.13 copies (it has donate_graph_module)"
+    counts = {}
+    for torch_copies in (True, False):
+        monkeypatch.setattr(keys, "copies_its_graph", lambda c=torch_copies: c)
+        counted, copies = copy.deepcopy(gm), _CountCopies()
+        counted._register_deepcopy_hook(copies)
+        code, attributes = counted.code, list(counted.__dict__)
+        key, _ = keys.probe_standalone_key(counted, args, "from_example_inputs",
+                                           factor_lines=False)
+        assert key and key.startswith("a")
+        assert counted.code == code and list(counted.__dict__) == attributes
+        counts[torch_copies] = copies.n
+    assert counts == {True: 1, False: 2}

@@ -217,6 +217,25 @@ def _stop_at_key() -> Iterator[tuple[LegacyCapture, list[Exception]]]:
         yield seen, refused
 
 
+def copies_its_graph() -> bool:
+    """Whether ``standalone_compile`` deep-copies the graph it is given (feature probe).
+
+    torch copies it, before anything else, in the versions that accept ``donate_graph_module``
+    (the switch that turns the copy off); a torch without that parameter is not known to copy, so
+    the probe copies for it: Inductor's passes before the key may change the graph in place, and
+    the caller's piece must reach its real compile as it was.
+    """
+    import inspect
+
+    import torch
+
+    try:
+        parameters = inspect.signature(torch._inductor.standalone_compile).parameters
+    except (TypeError, ValueError):
+        return False
+    return "donate_graph_module" in parameters
+
+
 def probe_standalone_key(
     graph: Any, example_inputs: list[Any], dynamic_shapes: str, *,
     factor_lines: FactorLines = None, **compile_kwargs: Any
@@ -224,9 +243,9 @@ def probe_standalone_key(
     """``(key, factor lines)`` that ``standalone_compile(graph, ...)`` would look up; no compile.
 
     ``compile_kwargs`` are passed on to ``standalone_compile`` (``options``, ``aot``: what the
-    caller's real compile passes, e.g. vLLM's adaptor). ``graph`` is not copied here:
-    ``standalone_compile`` keys its own deep copy (unless told ``donate_graph_module``, then
-    it gets one), so the caller's graph is left as it was. ``factor_lines``: ``None`` computes
+    caller's real compile passes, e.g. vLLM's adaptor). ``graph`` is copied here only where
+    ``standalone_compile`` would not copy it itself (``copies_its_graph``), so the caller's
+    graph is left as it was and keyed as one deep copy. ``factor_lines``: ``None`` computes
     them where torch ≥ 2.12 would (``factor_lines_wanted()``), ``False`` never, ``True`` as torch
     does (torch < 2.12 always), a callable also asks it about the key (``_factor_lines``);
     skipped lines come back as ``[]``, the key is the same (torch computes them after the key,
@@ -235,7 +254,7 @@ def probe_standalone_key(
     """
     import torch
 
-    if compile_kwargs.get("donate_graph_module"):
+    if compile_kwargs.get("donate_graph_module") or not copies_its_graph():
         graph = copy.deepcopy(graph)
     try:
         with _factor_lines(factor_lines), _stop_at_key() as (seen, refused):
