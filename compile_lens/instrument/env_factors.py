@@ -58,26 +58,82 @@ def _targets(stmt: ast.stmt) -> list[str]:
     return []
 
 
-def _scan(body: list[ast.stmt], prefix: str, helpers: dict[str, set[str]]) -> dict[str, set[str]]:
-    """Map config key (``prefix`` + name) → env names read by its assignment (or its helpers)."""
+def _reads(node: ast.AST) -> tuple[set[str], set[str]]:
+    """``(_env_names(node), _called_names(node))`` in one walk, about 5x faster than the two.
+
+    The same nodes as ``ast.walk`` minus two kinds that cannot hold either: the children of a
+    ``Constant`` (none) and of a ``Name`` (its load/store context). List fields may hold
+    ``None`` (``{**d}`` keys) or plain strings (``global`` names); those are skipped.
+    """
+    env: set[str] = set()
+    called: set[str] = set()
+    stack: list[object] = [node]
+    pop, push, extend = stack.pop, stack.append, stack.extend
+    constant, name, call, node_type, match = ast.Constant, ast.Name, ast.Call, ast.AST, _ENV_NAME.match
+    while stack:
+        n = pop()
+        if isinstance(n, constant):
+            if isinstance(n.value, str) and match(n.value):
+                env.add(n.value)
+            continue
+        if isinstance(n, name) or not isinstance(n, node_type):
+            continue
+        if isinstance(n, call) and isinstance(n.func, name):
+            called.add(n.func.id)
+        for field in n._fields:
+            value = getattr(n, field, None)
+            if isinstance(value, list):
+                extend(value)
+            elif isinstance(value, node_type):
+                push(value)
+    return env, called
+
+
+def _scan(body: list[ast.stmt], prefix: str, helpers: dict[str, set[str]], *,
+          reference: bool = False) -> dict[str, set[str]]:
+    """Map config key (``prefix`` + name) → env names read by its assignment (or its helpers).
+
+    ``reference``: walk with ``_env_names`` and ``_called_names`` (``ast.walk``, twice per
+    assignment), the plain form that ``_reads`` must agree with; tests compare the two.
+    """
     out: dict[str, set[str]] = {}
     for stmt in body:
         if isinstance(stmt, ast.FunctionDef):
-            helpers[stmt.name] = _env_names(stmt)
+            helpers[stmt.name] = _env_names(stmt) if reference else _reads(stmt)[0]
         elif isinstance(stmt, ast.ClassDef):
-            out.update(_scan(stmt.body, f"{prefix}{stmt.name}.", helpers))
+            out.update(_scan(stmt.body, f"{prefix}{stmt.name}.", helpers, reference=reference))
         else:
             names = _targets(stmt)
             value = getattr(stmt, "value", None)
             if not names or value is None:
                 continue
-            found = _env_names(value)
-            for fn in _called_names(value):
+            if reference:
+                found, called = _env_names(value), _called_names(value)
+            else:
+                found, called = _reads(value)
+            for fn in called:
                 found |= helpers.get(fn, set())
             for name in names:
                 if found:
                     out[f"{prefix}{name}"] = found
     return out
+
+
+def scan_config_source(source: str, *, reference: bool = False) -> dict[str, set[str]] | None:
+    """Config key → env names its assignment reads, for one config module's source.
+
+    Args:
+        source: the module's text (parsed, never executed).
+        reference: use the plain two-walk scan (same result, slower; for tests).
+
+    Returns:
+        the mapping, or ``None`` if the source does not parse.
+    """
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):  # ValueError: a null byte (Python 3.11)
+        return None
+    return _scan(tree.body, "", {}, reference=reference)
 
 
 def _module_source(module: str) -> str | None:
@@ -100,18 +156,17 @@ def _module_source(module: str) -> str | None:
 
 
 @cache
-def env_config_map() -> dict[str, tuple[str, ...]]:
-    """Env var → config entries it sets (``"inductor.max_autotune"``), from the config sources."""
+def env_config_map(*, reference: bool = False) -> dict[str, tuple[str, ...]]:
+    """Env var → config entries it sets (``"inductor.max_autotune"``), from the config sources.
+
+    Args:
+        reference: scan with the plain two-walk form (``scan_config_source``); for tests.
+    """
     result: dict[str, set[str]] = {}
     for section, module in CONFIG_MODULES.items():
         source = _module_source(module)
-        if source is None:
-            continue
-        try:
-            tree = ast.parse(source)
-        except SyntaxError:
-            continue
-        for key, names in _scan(tree.body, "", {}).items():
+        scanned = None if source is None else scan_config_source(source, reference=reference)
+        for key, names in (scanned or {}).items():
             for name in names:
                 result.setdefault(name, set()).add(f"{section}.{key}")
     return {name: tuple(sorted(keys)) for name, keys in sorted(result.items())}
