@@ -10,15 +10,23 @@ modules, and on a small source that puts an env read in every place the scan mus
 from __future__ import annotations
 
 import ast
+import itertools
+import os
+import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from compile_lens.instrument import env_factors
 from compile_lens.instrument.env_factors import (
     CONFIG_MODULES,
     _module_source,
     _reads,
+    counting_env,
+    env_config_entries,
     env_config_map,
+    may_hold,
     scan_config_source,
 )
 
@@ -139,3 +147,101 @@ def test_env_config_map_same_as_reference():
 def test_unparsable_source_contributes_nothing(source):
     assert scan_config_source(source) is None
     assert scan_config_source(source, reference=True) is None
+
+
+# --- env_config_entries: parse a config module only if its text may hold a set variable ------
+
+def _clear_caches() -> None:
+    for fn in (env_config_map, env_factors._config_scan, env_factors._config_source):
+        fn.cache_clear()
+
+
+def _real_environs() -> list[dict[str, str]]:
+    mapping = env_config_map(reference=True)
+    source_tokens = set()
+    for source in map(_module_source, CONFIG_MODULES.values()):
+        source_tokens |= set(re.findall(r"[A-Z][A-Z0-9]*_[A-Z0-9_]+", source or ""))
+    in_text_not_read = sorted(source_tokens - set(mapping))[:20]
+    base = dict(os.environ)
+    return [
+        base,
+        {**base, "TORCHINDUCTOR_CACHE_DIR": "/tmp/c", "CUDA_VISIBLE_DEVICES": "0"},
+        {**base, "TORCHINDUCTOR_MAX_AUTOTUNE": "1", "TORCH_COMPILE_DEBUG": "0"},
+        {**base, **{name: "1" for name in in_text_not_read}},
+        {name: "x" for name in mapping},
+        {"OMP_NUM_THREADS": "4", "CC": "gcc", "VLLM_X": "1", "lower_case": "1", "A_B\n": "1"},
+        {},
+    ]
+
+
+@pytest.mark.parametrize("case", range(7))
+def test_counting_env_same_as_reference(case):
+    environ = _real_environs()[case]
+    assert counting_env(environ) == counting_env(environ, reference=True)
+    wanted = set(environ)
+    assert env_config_entries(environ) == {
+        name: keys for name, keys in env_config_map(reference=True).items() if name in wanted}
+
+
+def test_entries_parse_only_the_modules_whose_text_may_hold_a_name(monkeypatch):
+    sources = {module: _module_source(module) or "" for module in CONFIG_MODULES.values()}
+    scanned: list[str] = []
+    plain_scan = env_factors.scan_config_source
+
+    def recording_scan(source: str, *, reference: bool = False):
+        scanned.extend(m for m, text in sources.items() if text == source)
+        return plain_scan(source, reference=reference)
+
+    monkeypatch.setattr(env_factors, "scan_config_source", recording_scan)
+    names = {"CUDA_VISIBLE_DEVICES", "COMPILE_LENS_NOT_A_TORCH_VARIABLE"}
+    _clear_caches()
+    try:
+        assert env_config_entries(names) == {}
+        may = [m for m, text in sources.items() if may_hold(text, names)]
+        assert scanned == may, "a module is parsed exactly when its text may hold a name"
+        scanned.clear()
+        entries = env_config_entries({"TORCHINDUCTOR_MAX_AUTOTUNE"})
+        assert "inductor.max_autotune" in entries["TORCHINDUCTOR_MAX_AUTOTUNE"]
+        assert "torch._inductor.config" in scanned
+    finally:
+        _clear_caches()
+
+
+@pytest.mark.parametrize(("source", "held"), [
+    ('x = os.environ.get("CL_NAME")\n', True),
+    ('x = os.environ.get("CL_" "NAME")\n', True),
+    ("x = os.environ.get(\n    'CL'  # the prefix\n    # more\n    r'_NAME')\n", True),
+    ('x = os.environ.get("""CL_""" f"NAME")\n', True),
+    ('x = os.environ.get("\\x43L_NAME")\n', True),
+    ('x = os.environ.get("CL_NAM" \\\n "E")\n', True),
+    ('x = os.environ.get("CL_OTHER")\n', False),
+    ('x = "1"\n# a "quoted" word in a comment\ny = "A" + "B"\n', False),
+])
+def test_may_hold(source, held):
+    assert may_hold(source, {"CL_NAME"}) is held
+    if held:  # it is a real read: the scan finds it
+        assert scan_config_source(source) == {"x": {"CL_NAME"}}
+
+
+_QUOTES = ['"', "'", '"""', "'''"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    name=st.from_regex(r"[A-Z][A-Z0-9]{0,5}_[A-Z0-9_]{1,6}", fullmatch=True),
+    cuts=st.lists(st.integers(min_value=0, max_value=12), max_size=3),
+    quotes=st.lists(st.sampled_from(_QUOTES), min_size=4, max_size=4),
+    prefixes=st.lists(st.sampled_from(["", "r", "R", "u", "f", "rf", "Fr"]), min_size=4,
+                      max_size=4),
+    gaps=st.lists(st.sampled_from([" ", "", "\n    ", "  # c 'x' \"y\"\n  ", "\t"]),
+                  min_size=4, max_size=4),
+)
+def test_may_hold_never_misses_a_name_the_scan_finds(name, cuts, quotes, prefixes, gaps):
+    bounds = sorted({0, len(name), *(c for c in cuts if c <= len(name))})
+    pieces = [name[a:b] for a, b in itertools.pairwise(bounds)]
+    literal = "".join(
+        gaps[i % 4] + prefixes[i % 4] + quotes[i % 4] + piece.replace("{", "{{") + quotes[i % 4]
+        for i, piece in enumerate(pieces))
+    source = f"import os\nx = os.environ.get(\n{literal}\n)\n"
+    assert scan_config_source(source, reference=True) == {"x": {name}}, source
+    assert may_hold(source, {name}), source

@@ -14,7 +14,7 @@ import ast
 import importlib.util
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from functools import cache
 from pathlib import Path
 
@@ -156,6 +156,17 @@ def _module_source(module: str) -> str | None:
 
 
 @cache
+def _config_source(module: str) -> str | None:
+    return _module_source(module)
+
+
+@cache
+def _config_scan(module: str, reference: bool = False) -> dict[str, set[str]]:
+    source = _config_source(module)
+    return (None if source is None else scan_config_source(source, reference=reference)) or {}
+
+
+@cache
 def env_config_map(*, reference: bool = False) -> dict[str, tuple[str, ...]]:
     """Env var → config entries it sets (``"inductor.max_autotune"``), from the config sources.
 
@@ -164,25 +175,63 @@ def env_config_map(*, reference: bool = False) -> dict[str, tuple[str, ...]]:
     """
     result: dict[str, set[str]] = {}
     for section, module in CONFIG_MODULES.items():
-        source = _module_source(module)
-        scanned = None if source is None else scan_config_source(source, reference=reference)
-        for key, names in (scanned or {}).items():
+        for key, names in _config_scan(module, reference).items():
             for name in names:
                 result.setdefault(name, set()).add(f"{section}.{key}")
     return {name: tuple(sorted(keys)) for name, keys in sorted(result.items())}
 
 
-def counting_env(environ: Mapping[str, str]) -> tuple[dict[str, str], dict[str, list[str]]]:
+_PIECES = re.compile(r"[A-Z0-9_][\"']\s*(?:#[^\n]*\n\s*)*[A-Za-z]*[\"']")
+"""A string literal ending in ``[A-Z0-9_]`` next to another literal (``"TORCH" "_X"``)."""
+
+
+def may_hold(source: str, names: Collection[str]) -> bool:
+    """Whether a str constant in ``source`` may equal one of ``names`` (env names, ``_ENV_NAME``).
+
+    ``False`` is a proof that none does: such a value (``[A-Z0-9_]``, perhaps a final newline)
+    is either written out whole, so it is a substring of the source; or written with a backslash
+    escape; or spread over implicitly concatenated literals, where a literal ending in
+    ``[A-Z0-9_]`` is followed, across blanks and comments, by the next one: ``_PIECES``.
+    """
+    if any(name in source for name in names) or "\\" in source:
+        return True
+    return _PIECES.search(source) is not None
+
+
+def env_config_entries(names: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """``env_config_map()`` for ``names`` only (those it has); same values.
+
+    A config module whose text cannot hold any of the names (``may_hold``) is not parsed: in
+    the common run only variables no config module reads are set (``TORCHINDUCTOR_CACHE_DIR``,
+    ``CUDA_VISIBLE_DEVICES``), and this costs a few substring searches instead of parsing and
+    walking about 4,000 lines of torch config (issue 12: it runs after every traced compile).
+    """
+    wanted = {name for name in names if _ENV_NAME.match(name)}
+    result: dict[str, set[str]] = {}
+    for section, module in CONFIG_MODULES.items():
+        source = _config_source(module)
+        if not wanted or source is None or not may_hold(source, wanted):
+            continue
+        for key, found in _config_scan(module).items():
+            for name in found & wanted:
+                result.setdefault(name, set()).add(f"{section}.{key}")
+    return {name: tuple(sorted(keys)) for name, keys in sorted(result.items())}
+
+
+def counting_env(environ: Mapping[str, str], *, reference: bool = False
+                 ) -> tuple[dict[str, str], dict[str, list[str]]]:
     """The env vars that may reach a cache key, and what each one feeds.
 
     Args:
         environ: the environment to read (``os.environ``).
+        reference: look names up in the whole ``env_config_map(reference=True)`` instead of
+            ``env_config_entries``; same result, slower (for tests).
 
     Returns:
         ``(env, affects)``: the selected variables with their values, and for each the config
         entries it sets (empty when none is known).
     """
-    mapping = env_config_map()
+    mapping = env_config_map(reference=True) if reference else env_config_entries(environ)
     env: dict[str, str] = {}
     affects: dict[str, list[str]] = {}
     for name in sorted(environ):
