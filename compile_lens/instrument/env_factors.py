@@ -5,7 +5,9 @@ Stage 1 (instrument). torch reads most compile env vars once, at import, into co
 variable, then enters the cache key. To say "this variable changed, therefore that config value",
 we read the config modules' *source* (never executing it) and map each env-var name found in an
 assignment, or in a helper function the assignment calls, to the config entry it sets. Feature
-detection only: a config module that is missing or moved simply contributes nothing.
+detection only: a config module that is missing or moved simply contributes nothing. This runs
+after every traced compile, so ``counting_env`` parses only the config modules whose text may
+hold one of the variables actually set (``may_hold``), and walks each subtree once (``_reads``).
 """
 
 from __future__ import annotations
