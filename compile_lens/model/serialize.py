@@ -13,12 +13,14 @@ Reading is bounded (``read_bounded``: regular files only, a size limit) and pars
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import os
 import stat
 import types
 import typing
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -50,22 +52,56 @@ def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
+_Convert = Callable[[Any, str], Any]
+_PASS = (str, bool)
+"""Declared types whose check keeps the value as it is, with nothing else to look at."""
+
+
+@cache
+def _plan(cls: type) -> tuple[dict[str, tuple[type | tuple[type, ...] | None, _Convert]], bool]:
+    """Per class, once: field name → (types accepted as they are, converter); has ``extra``.
+
+    The converter is the field's check (``_converter``); the accepted types (``str``, ``bool``,
+    either or ``None`` when optional: the values that check keeps as they are) let ``from_dict``
+    keep the commonest values without a call.
+    """
+    hints = _hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    plan: dict[str, tuple[type | tuple[type, ...] | None, _Convert]] = {}
+    for name in names:
+        if name != "extra":
+            plan[name] = (_passes(hints[name]), _converter(hints[name]))
+    return plan, "extra" in names
+
+
+def _passes(hint: Any) -> type | tuple[type, ...] | None:
+    if hint in _PASS:
+        return hint
+    args = typing.get_args(hint)
+    if (typing.get_origin(hint) in (typing.Union, types.UnionType) and len(args) == 2
+            and args[1] is type(None) and args[0] in _PASS):
+        return (args[0], type(None))
+    return None
+
+
 def from_dict(cls: type[T], data: Any, where: str = "trace") -> T:
     """Rebuild a record of type ``cls`` from ``to_dict`` output; raise ``TraceFormatError`` if off."""
     if not isinstance(data, dict):
         msg = f"{where}: expected an object for {cls.__name__}, got {type(data).__name__}"
         raise TraceFormatError(msg)
-    hints = _hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    plan, has_extra = _plan(cls)
     kwargs: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     for key, value in data.items():
-        if key not in names or key == "extra":
+        field = plan.get(key)
+        if field is None:  # unknown to this version, or "extra" itself
             _free(value, f"{where}.{key}")
             extra[key] = value
-            continue
-        kwargs[key] = _convert(hints[key], value, f"{where}.{key}")
-    if "extra" in names:
+        elif field[0] is not None and isinstance(value, field[0]):
+            kwargs[key] = value
+        else:
+            kwargs[key] = field[1](value, f"{where}.{key}")
+    if has_extra:
         kwargs["extra"] = extra
     try:
         return cls(**kwargs)
@@ -87,28 +123,44 @@ def _bad(where: str, expected: str, value: Any) -> TraceFormatError:
     return TraceFormatError(f"{where}: expected {expected}, got {shown}")
 
 
-def _scalar(hint: Any, value: Any, where: str) -> Any:
-    """Check one scalar against its declared type (bools are not ints; floats are finite)."""
-    if hint is str:
-        if not isinstance(value, str):
-            raise _bad(where, "a string", value)
-    elif hint is bool:
-        if not isinstance(value, bool):
-            raise _bad(where, "true or false", value)
-    elif hint is int:
-        if not isinstance(value, int) or isinstance(value, bool) or abs(value) >= MAX_INT:
-            raise _bad(where, "a 64-bit integer", value)
-    elif hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise _bad(where, "a number", value)
-        if isinstance(value, int) and abs(value) >= MAX_INT:
-            raise _bad(where, "a number in range", value)
-        value = float(value)
-        if not math.isfinite(value):
-            raise _bad(where, "a finite number", value)
-    else:
-        _free(value, where)
+def _str(value: Any, where: str) -> Any:
+    if not isinstance(value, str):
+        raise _bad(where, "a string", value)
     return value
+
+
+def _bool(value: Any, where: str) -> Any:
+    if not isinstance(value, bool):
+        raise _bad(where, "true or false", value)
+    return value
+
+
+def _int(value: Any, where: str) -> Any:
+    if not isinstance(value, int) or isinstance(value, bool) or abs(value) >= MAX_INT:
+        raise _bad(where, "a 64-bit integer", value)
+    return value
+
+
+def _float(value: Any, where: str) -> Any:
+    """A number, as a finite float (an integer becomes a float)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _bad(where, "a number", value)
+    if isinstance(value, int) and abs(value) >= MAX_INT:
+        raise _bad(where, "a number in range", value)
+    value = float(value)
+    if not math.isfinite(value):
+        raise _bad(where, "a finite number", value)
+    return value
+
+
+def _any(value: Any, where: str) -> Any:
+    _free(value, where)
+    return value
+
+
+_SCALARS: dict[Any, _Convert] = {str: _str, bool: _bool, int: _int, float: _float}
+"""The checks of a scalar field by declared type (bools are not ints; floats are finite); any
+other type is checked as a free-form value (``_any``)."""
 
 
 def _free(value: Any, where: str) -> None:
@@ -127,32 +179,58 @@ def _free(value: Any, where: str) -> None:
             raise _bad(where, "a 64-bit integer", item)
 
 
-def _convert(hint: Any, value: Any, where: str) -> Any:
-    """Check ``value`` against the declared type ``hint`` of its field and rebuild it.
+@cache
+def _converter(hint: Any) -> _Convert:
+    """The check of a field declared ``hint``, which also rebuilds the value; made once per hint.
 
     The model's type hints are the schema: one validator for every record, so a trace that
-    loads has the types every view, table and analysis relies on.
+    loads has the types every view, table and analysis relies on. ``typing`` is asked here,
+    once per hint, not per value (``from_dict`` runs for every node of every graph).
+
+    Optional: ``None`` where the hint allows it, else the first other type. A record: its own
+    fields (``from_dict``). ``list[T]``, ``dict[str, T]``: the container, then each item.
+    Anything else: ``_SCALARS``.
     """
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
-        options = [a for a in typing.get_args(hint) if a is not type(None)]
-        if value is None and len(options) < len(typing.get_args(hint)):
-            return None
-        return _convert(options[0], value, where)
-    if dataclasses.is_dataclass(hint):
-        return from_dict(hint, value, where)  # type: ignore[arg-type]
-    if origin is list:
-        if not isinstance(value, list):
-            raise _bad(where, "a list", value)
-        (item,) = typing.get_args(hint) or (Any,)
-        return [_convert(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise _bad(where, "an object", value)
         args = typing.get_args(hint)
-        vt = args[1] if len(args) == 2 else Any
-        return {k: _convert(vt, v, f"{where}.{k}") for k, v in value.items()}
-    return _scalar(hint, value, where)
+        options = [a for a in args if a is not type(None)]
+        return _optional(_converter(options[0]), nullable=len(options) < len(args))
+    if dataclasses.is_dataclass(hint):
+        return functools.partial(_record, hint)
+    if origin is list:
+        (item,) = typing.get_args(hint) or (Any,)
+        return functools.partial(_list, _converter(item))
+    if origin is dict:
+        args = typing.get_args(hint)
+        return functools.partial(_dict, _converter(args[1] if len(args) == 2 else Any))
+    return _SCALARS.get(hint, _any)
+
+
+def _optional(inner: _Convert, *, nullable: bool) -> _Convert:
+    if not nullable:
+        return inner
+
+    def convert(value: Any, where: str) -> Any:
+        return None if value is None else inner(value, where)
+
+    return convert
+
+
+def _record(cls: Any, value: Any, where: str) -> Any:
+    return from_dict(cls, value, where)
+
+
+def _list(item: _Convert, value: Any, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise _bad(where, "a list", value)
+    return [item(v, f"{where}[{i}]") for i, v in enumerate(value)]
+
+
+def _dict(item: _Convert, value: Any, where: str) -> dict[Any, Any]:
+    if not isinstance(value, dict):
+        raise _bad(where, "an object", value)
+    return {k: item(v, f"{where}.{k}") for k, v in value.items()}
 
 
 def trace_to_json(record: TraceRecord, *, indent: int | None = 1, redact: bool = True) -> str:
