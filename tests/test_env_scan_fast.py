@@ -152,7 +152,8 @@ def test_unparsable_source_contributes_nothing(source):
 # --- env_config_entries: parse a config module only if its text may hold a set variable ------
 
 def _clear_caches() -> None:
-    for fn in (env_config_map, env_factors._config_scan, env_factors._config_source):
+    for fn in (env_config_map, env_factors._config_scan, env_factors._config_source,
+               env_factors._entries):
         fn.cache_clear()
 
 
@@ -203,6 +204,10 @@ def test_entries_parse_only_the_modules_whose_text_may_hold_a_name(monkeypatch):
         entries = env_config_entries({"TORCHINDUCTOR_MAX_AUTOTUNE"})
         assert "inductor.max_autotune" in entries["TORCHINDUCTOR_MAX_AUTOTUNE"]
         assert "torch._inductor.config" in scanned
+        # The same names again (another trace() in this process): answered from the cache.
+        hits = env_factors._entries.cache_info().hits
+        assert env_config_entries(["TORCHINDUCTOR_MAX_AUTOTUNE", "lower_case"]) == entries
+        assert env_factors._entries.cache_info().hits == hits + 1
     finally:
         _clear_caches()
 

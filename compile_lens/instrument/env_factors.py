@@ -17,7 +17,7 @@ import importlib.util
 import re
 import sys
 from collections.abc import Collection, Iterable, Mapping
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 CONFIG_MODULES = {
@@ -207,8 +207,14 @@ def env_config_entries(names: Iterable[str]) -> dict[str, tuple[str, ...]]:
     the common run only variables no config module reads are set (``TORCHINDUCTOR_CACHE_DIR``,
     ``CUDA_VISIBLE_DEVICES``), and this costs a few substring searches instead of parsing and
     walking about 4,000 lines of torch config (issue 12: it runs after every traced compile).
+    The answer is kept for the last few sets of names, so a process that traces again with the
+    same environment pays nothing.
     """
-    wanted = {name for name in names if _ENV_NAME.match(name)}
+    return _entries(frozenset(name for name in names if _ENV_NAME.match(name)))
+
+
+@lru_cache(maxsize=16)
+def _entries(wanted: frozenset[str]) -> dict[str, tuple[str, ...]]:
     result: dict[str, set[str]] = {}
     for section, module in CONFIG_MODULES.items():
         source = _config_source(module)
