@@ -37,6 +37,9 @@ class Odd:
     inners: list[Inner] = field(default_factory=list)
     free: Any = None
     bare: list = field(default_factory=list)  # type: ignore[type-arg]
+    names: list[str] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+    flags: list[bool | None] = field(default_factory=list)
 
 
 def _deep() -> list[Any]:
@@ -75,6 +78,12 @@ BAD = [
     (Odd, {"inners": [{"n": 1}, {"n": 2, "z": None}, {"n": 1.5}]},
      "t.inners[2].n: expected a 64-bit integer, got 1.5"),
     (Odd, {"inner": None, "free": {"x": [_deep()]}}, "t.free: nested deeper than 48 levels"),
+    # Lists and maps of str/bool are kept whole when every item passes; else checked one by one.
+    (Odd, {"names": ["a", 5, None]}, "t.names[1]: expected a string, got 5"),
+    (Odd, {"labels": {"a": "x", "b": None}}, "t.labels.b: expected a string, got None"),
+    (Odd, {"flags": [True, None, 0]}, "t.flags[2]: expected true or false, got 0"),
+    (Odd, {"names": "ab"}, "t.names: expected a list, got str"),
+    (Odd, {"labels": ["a"]}, "t.labels: expected an object, got list"),
 ]
 
 
@@ -107,3 +116,8 @@ def test_values_are_rebuilt_not_shared():
     node = from_dict(GraphNode, data)
     assert node.dynamic_dims == [0, 1]
     assert node.dynamic_dims is not data["dynamic_dims"], "lists are rebuilt, as before"
+    raw = {"names": ["a"], "labels": {"a": "b"}, "flags": [None, False]}
+    odd = from_dict(Odd, raw)
+    assert (odd.names, odd.labels, odd.flags) == (["a"], {"a": "b"}, [None, False])
+    assert odd.names is not raw["names"] and odd.labels is not raw["labels"]
+    assert odd.flags is not raw["flags"]

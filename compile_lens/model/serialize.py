@@ -200,10 +200,11 @@ def _converter(hint: Any) -> _Convert:
         return functools.partial(_record, hint)
     if origin is list:
         (item,) = typing.get_args(hint) or (Any,)
-        return functools.partial(_list, _converter(item))
+        return functools.partial(_list, _converter(item), _passes(item))
     if origin is dict:
         args = typing.get_args(hint)
-        return functools.partial(_dict, _converter(args[1] if len(args) == 2 else Any))
+        value_hint = args[1] if len(args) == 2 else Any
+        return functools.partial(_dict, _converter(value_hint), _passes(value_hint))
     return _SCALARS.get(hint, _any)
 
 
@@ -221,15 +222,22 @@ def _record(cls: Any, value: Any, where: str) -> Any:
     return from_dict(cls, value, where)
 
 
-def _list(item: _Convert, value: Any, where: str) -> list[Any]:
+def _list(item: _Convert, kept: type | tuple[type, ...] | None, value: Any, where: str
+          ) -> list[Any]:
+    """A list, checked item by item; ``kept``: item types kept as they are (see ``_plan``)."""
     if not isinstance(value, list):
         raise _bad(where, "a list", value)
+    if kept is not None and all(isinstance(v, kept) for v in value):
+        return list(value)
     return [item(v, f"{where}[{i}]") for i, v in enumerate(value)]
 
 
-def _dict(item: _Convert, value: Any, where: str) -> dict[Any, Any]:
+def _dict(item: _Convert, kept: type | tuple[type, ...] | None, value: Any, where: str
+          ) -> dict[Any, Any]:
     if not isinstance(value, dict):
         raise _bad(where, "an object", value)
+    if kept is not None and all(isinstance(v, kept) for v in value.values()):
+        return dict(value)
     return {k: item(v, f"{where}.{k}") for k, v in value.items()}
 
 
