@@ -289,6 +289,8 @@ def torch_context(name: str) -> dict[str, Any]:
     regional-Inductor subgraph name, in torch's order. ``tests/test_payloads.py`` checks it
     against the records torch itself builds in a real compile."""
     import torch
+    import torch._guards
+    import torch.fx.traceback
 
     metadata: dict[str, Any] = {name: {}}
     dist = torch.distributed
