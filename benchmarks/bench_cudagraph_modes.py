@@ -54,6 +54,8 @@ from typing import Any
 RESULT_NAME = "cudagraph_modes.json"
 DEVICE = "cuda"  # the model's device (a CPU smoke run of this script's logic may change it)
 MODES = ("full_and_piecewise", "piecewise", "full", "none")
+ARMS = ("out", "fused", "lean")
+"""The models with another attention op, each against its own ``reduce-overhead``."""
 
 
 # -- the model ----------------------------------------------------------------------------------
@@ -84,6 +86,41 @@ def define_attention() -> None:
     lib.impl("attention_out", attention_out, DEVICE.upper())
     lib.impl("attention_out", lambda q, k, v, out: None, "Meta")
     define_attention.lib = lib  # type: ignore[attr-defined]  # keep the library alive
+
+
+# -- the lean attention arm: the flash kernel behind one thin custom op ------------------------
+def _flash_op() -> Any:
+    """The aten flash-attention forward of the model's device (its Meta kernel is torch's)."""
+    import torch
+
+    aten = torch.ops.aten
+    return (aten._scaled_dot_product_flash_attention.default if DEVICE == "cuda"
+            else aten._scaled_dot_product_flash_attention_for_cpu.default)
+
+
+def lean_attention(q: Any, k: Any, v: Any) -> Any:
+    """Causal attention of ``[1, heads, tokens, head_dim]`` views: the flash kernel, nothing else.
+
+    The transposes around it run inside the piece graphs, so an eager call costs the custom op's
+    dispatch plus one aten call (one kernel on CUDA), as a C++ attention op of vLLM's would. The
+    output keeps the kernel's own layout (the Meta impl asks the same aten op), which the next
+    piece reads through a transpose.
+    """
+    return _flash_op()(q, k, v, 0.0, True)[0]
+
+
+def define_lean_attention() -> None:
+    """``bench_cg::attention_lean(q, k, v) -> out`` on the model's device and Meta."""
+    import torch
+
+    define_attention()
+    if hasattr(torch.ops.bench_cg, "attention_lean"):
+        return
+    lib = torch.library.Library("bench_cg", "FRAGMENT")
+    lib.define("attention_lean(Tensor q, Tensor k, Tensor v) -> Tensor")
+    lib.impl("attention_lean", lean_attention, DEVICE.upper())
+    lib.impl("attention_lean", lean_attention, "Meta")
+    define_lean_attention.lib = lib  # type: ignore[attr-defined]  # keep the library alive
 
 
 # -- the fused attention arm: one Triton kernel per call, as vLLM's attention backends -----------
@@ -199,7 +236,7 @@ def define_fused_attention() -> None:
 
 
 def build_model(layers: int, hidden: int, heads: int, vocab: int, *,
-                out_variant: bool = False, fused: bool = False) -> Any:
+                out_variant: bool = False, fused: bool = False, lean: bool = False) -> Any:
     import torch
     import torch.nn.functional as F
     from torch import nn
@@ -207,6 +244,8 @@ def build_model(layers: int, hidden: int, heads: int, vocab: int, *,
     define_attention()
     if fused:
         define_fused_attention()
+    if lean:
+        define_lean_attention()
     inter = (8 * hidden // 3 + 127) // 128 * 128  # Llama's ratio, rounded: 2816 for 1024
 
     class RMSNorm(nn.Module):
@@ -230,7 +269,10 @@ def build_model(layers: int, hidden: int, heads: int, vocab: int, *,
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             n = x.shape[0]
             q, k, v = self.qkv(self.norm1(x)).view(n, 3, heads, hidden // heads).unbind(1)
-            if fused:  # vLLM's way and its kind of kernel: one Triton launch into `out`
+            if lean:  # the transposes in the pieces; the op is the flash kernel alone
+                q4, k4, v4 = (t.transpose(0, 1)[None] for t in (q, k, v))
+                attn = torch.ops.bench_cg.attention_lean(q4, k4, v4)[0].transpose(0, 1)
+            elif fused:  # vLLM's way and its kind of kernel: one Triton launch into `out`
                 attn = torch.empty_like(q)
                 torch.ops.bench_cg.attention_fused(q, k, v, attn)
             elif out_variant:  # vLLM's way: the output is allocated before the op, in the graph
@@ -525,9 +567,9 @@ def run_mode(mode: str, model: Any, cfg: argparse.Namespace, root: Path,
              baseline: Callable[..., Any] | None = None) -> None:
     """Compile, capture every size, check outputs, time the batch-1 step (results into out).
 
-    ``variant="out"`` / ``"fused"``: the model with the output-writing attention op (SDPA or
-    the one Triton kernel), capture sizes up to 8 only, no traced/untraced rounds (its step and
-    breakdown are what it is for).
+    ``variant="out"`` / ``"fused"`` / ``"lean"``: the model with the output-writing attention
+    op (SDPA or the one Triton kernel) or with the flash kernel alone as the op: capture sizes
+    up to 8 only, no traced/untraced rounds (its step and breakdown are what it is for).
     """
     import torch
 
@@ -538,8 +580,8 @@ def run_mode(mode: str, model: Any, cfg: argparse.Namespace, root: Path,
     if variant:
         sizes = [s for s in sizes if s <= 8]
     decode = [s for s in sizes if s <= cfg.decode_max]
-    op = {"out": "bench_cg::attention_out",
-          "fused": "bench_cg::attention_fused"}.get(variant, "bench_cg::attention")
+    op = {"out": "bench_cg::attention_out", "fused": "bench_cg::attention_fused",
+          "lean": "bench_cg::attention_lean"}.get(variant, "bench_cg::attention")
     backend = compile_lens.piecewise(
         splitting_ops=[op], cudagraph_sizes=sizes, cudagraph_mode=mode,
         cudagraph_full_sizes=decode if mode == "full_and_piecewise" else None,
@@ -660,6 +702,59 @@ def fused_arm(results: dict[str, Any], cfg: argparse.Namespace, root: Path,
                                    baseline=(baselines or {}).get(id(model()))), save)
 
 
+LEAN_KEYS = ("lean_attention_check", "reduce_overhead_lean_attention", "piecewise_lean_attention")
+
+
+def check_lean_attention(part: dict[str, Any], lean_model: Any, reference: Any,
+                         cfg: argparse.Namespace) -> None:
+    """The lean op against the SDPA op, the lean model's logits against the SDPA model's (same
+    weights), and both ops' CPU cost per call at 1 token (eager, as piecewise mode calls them)."""
+    import torch
+
+    heads, head_dim = cfg.heads, cfg.hidden // cfg.heads
+    dtype = next(lean_model.parameters()).dtype
+    diffs = {}
+    for n in (1, 3, 17, 64, 200, 513):
+        g = torch.Generator().manual_seed(n)
+        q, k, v = torch.randn(n, 3, heads, head_dim, generator=g).to(DEVICE, dtype).unbind(1)
+        views = [t.transpose(0, 1)[None] for t in (q, k, v)]
+        out = torch.ops.bench_cg.attention_lean(*views)[0].transpose(0, 1)
+        diffs[str(n)] = float((out - torch.ops.bench_cg.attention(q, k, v)).abs().max())
+    part["op_vs_sdpa_max_abs_diff"] = diffs
+    with torch.no_grad():
+        part["model_vs_sdpa_model_max_abs_diff"] = {
+            str(n): float((lean_model(*inputs(n, cfg.vocab))
+                           - reference(*inputs(n, cfg.vocab))).abs().max()) for n in (1, 17)}
+    if DEVICE == "cuda":
+        q, k, v = torch.randn(1, 3, heads, head_dim, device=DEVICE, dtype=dtype).unbind(1)
+        views = tuple(t.transpose(0, 1)[None] for t in (q, k, v))
+        part["lean_op_us_per_call_1_token"] = 1e6 * step_time(
+            torch.ops.bench_cg.attention_lean, views, cfg.steps)
+        part["sdpa_op_us_per_call_1_token"] = 1e6 * step_time(
+            torch.ops.bench_cg.attention, (q, k, v), cfg.steps)
+
+
+def lean_arm(results: dict[str, Any], cfg: argparse.Namespace, root: Path,
+             save: Callable[[], None], reduce_overhead: Callable[..., None],
+             reference: Any, baselines: dict[int, Any] | None = None) -> None:
+    """The lean-attention arm: op check, its ``reduce-overhead`` step, its piecewise step and
+    breakdown (goal: piecewise ≤ 1.5× its own ``reduce-overhead``)."""
+    built: list[Any] = []
+
+    def model() -> Any:
+        if not built:
+            built.append(build_model(cfg.layers, cfg.hidden, cfg.heads, cfg.vocab, lean=True))
+        return built[0]
+
+    _guarded(results, "lean_attention_check",
+             lambda part: check_lean_attention(part, model(), reference, cfg), save)
+    _guarded(results, "reduce_overhead_lean_attention",
+             lambda part: reduce_overhead(part, model()), save)
+    _guarded(results, "piecewise_lean_attention",
+             lambda part: run_mode("piecewise", model(), cfg, root, part, variant="lean",
+                                   baseline=(baselines or {}).get(id(model()))), save)
+
+
 def _guarded(results: dict[str, Any], key: str, fn: Callable[[dict[str, Any]], None],
              save: Callable[[], None]) -> None:
     part: dict[str, Any] = results.setdefault(key, {})
@@ -719,14 +814,11 @@ def ratios(r: dict[str, Any]) -> dict[str, Any]:
         if mine is not None and eager:
             out[f"eager_vs_{mode}"] = {"ratio": eager / mine,
                                        "goal": 5.0 if mode != "none" else None}
-    ratio = vs_ro("piecewise_out_attention", us("reduce_overhead_out_attention"))
-    if ratio is not None:
-        out["piecewise_out_attention_vs_reduce_overhead_out_attention"] = {
-            "ratio": ratio, "goal": 1.5}
-    ratio = vs_ro("piecewise_fused_attention", us("reduce_overhead_fused_attention"))
-    if ratio is not None:
-        out["piecewise_fused_attention_vs_reduce_overhead_fused_attention"] = {
-            "ratio": ratio, "goal": 1.5}
+    for arm in ARMS:
+        ratio = vs_ro(f"piecewise_{arm}_attention", us(f"reduce_overhead_{arm}_attention"))
+        if ratio is not None:
+            out[f"piecewise_{arm}_attention_vs_reduce_overhead_{arm}_attention"] = {
+                "ratio": ratio, "goal": 1.5}
     for mode in ("piecewise", "full_and_piecewise"):
         tv = r.get(mode, {}).get("traced_vs_untraced")
         if tv:
@@ -756,9 +848,9 @@ def markdown(r: dict[str, Any]) -> str:
     lines += ["", "| batch-1 step | µs | compile s | capture wall s | capture s (traced) | "
               "pool growth MiB | held after MiB | max abs diff vs eager |",
               "|---|---|---|---|---|---|---|---|"]
-    for key in ("eager", "reduce_overhead", *MODES, "reduce_overhead_out_attention",
-                "piecewise_out_attention", "reduce_overhead_fused_attention",
-                "piecewise_fused_attention"):
+    arm_parts = [f"{kind}_{arm}_attention" for arm in ARMS
+                 for kind in ("reduce_overhead", "piecewise")]
+    for key in ("eager", "reduce_overhead", *MODES, *arm_parts):
         part = r.get(key)
         if not isinstance(part, dict):
             continue
@@ -776,8 +868,8 @@ def markdown(r: dict[str, Any]) -> str:
             f"{_fmt((part.get('pool_growth_bytes_total') or 0) / 2**20, '.0f')} | "
             f"{_fmt((part.get('held_after_captures_bytes') or 0) / 2**20, '.0f')} | "
             f"{_fmt(worst, '.3g')} |")
-    paired_rows = [(key, part["vs_reduce_overhead"]) for key in (
-        *MODES, "piecewise_out_attention", "piecewise_fused_attention")
+    piecewise_arms = [f"piecewise_{arm}_attention" for arm in ARMS]
+    paired_rows = [(key, part["vs_reduce_overhead"]) for key in (*MODES, *piecewise_arms)
         if isinstance(part := r.get(key), dict) and part.get("vs_reduce_overhead")]
     if paired_rows:
         lines += ["", "against the same model's `reduce-overhead`, side by side (rounds alternating; "
@@ -789,16 +881,19 @@ def markdown(r: dict[str, Any]) -> str:
             lines.append(f"| {key} | {_fmt(p.get('step_us'))} | {_fmt(p.get('baseline_us'))} | "
                          f"{_fmt(p.get('paired_ratio_median'), '.3f')} | "
                          f"{' – '.join(_fmt(x, '.3f') for x in q)} |")
-    check = r.get("fused_attention_check") or {}
-    if check.get("kernel_vs_sdpa_max_abs_diff") or check.get("error"):
-        lines += ["", "fused attention kernel (one Triton kernel per call) against the SDPA op:", ""]
+    for arm, title in (("fused", "fused attention kernel (one Triton kernel per call)"),
+                       ("lean", "lean attention op (the flash kernel alone)")):
+        check = r.get(f"{arm}_attention_check") or {}
+        if not (any(k.endswith("max_abs_diff") for k in check) or "error" in check):
+            continue
+        lines += ["", f"{title} against the SDPA op:", ""]
         for k, v in check.items():
             if k in ("part_s", "traceback"):
                 continue
             text = (", ".join(f"{n} tokens {_fmt(d, '.3g')}" for n, d in v.items())
                     if isinstance(v, dict) else _fmt(v) if isinstance(v, float) else v)
             lines.append(f"- {k.replace('_', ' ')}: {text}")
-    for key in (*MODES, "piecewise_out_attention", "piecewise_fused_attention"):
+    for key in (*MODES, *piecewise_arms):
         b = (r.get(key) or {}).get("breakdown")
         if b:
             lines += ["", f"{key}, batch-1 step, where the time goes (µs per step):", ""]
@@ -824,6 +919,8 @@ def main() -> None:
                         help="skip the model whose attention op writes into its output")
     parser.add_argument("--no-fused-attention", action="store_true",
                         help="skip the model whose attention op is one Triton kernel")
+    parser.add_argument("--no-lean-attention", action="store_true",
+                        help="skip the model whose attention op is the flash kernel alone")
     cfg = parser.parse_args()
     if cfg.markdown:
         print(markdown(json.loads(Path(cfg.markdown).read_text())))
@@ -892,6 +989,8 @@ def main() -> None:
                      lambda part: run_mode("piecewise", out_model, cfg, root, part, variant="out",
                                            baseline=baselines.get(id(out_model))),
                      save)
+        if not cfg.no_lean_attention:
+            lean_arm(results, cfg, root, save, reduce_overhead, model, baselines)
         if not cfg.no_fused_attention:
             fused_arm(results, cfg, root, save, reduce_overhead, model, baselines)
     save()
