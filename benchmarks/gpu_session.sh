@@ -4,7 +4,7 @@
 # GPU and its own 16 cores (the shape of the one-GPU machine), so no benchmark shares a GPU or a
 # core with another. Every ratio is still measured inside one stream, side by side.
 #
-# Usage, from the repository root, with $OUT set:  bash benchmarks/gpu_session.sh a|b
+# Usage, from the repository root, with $OUT set:  bash benchmarks/gpu_session.sh a|b|c
 # Each stream writes $OUT/<stream>.log; benchmarks write their JSON under $OUT.
 set -u
 : "${OUT:?set OUT to a results folder}"
@@ -51,7 +51,19 @@ case "$PHASE" in
     stream parallel_sizes 3 48-63 \
       "timeout 280 $PY benchmarks/bench_parallel.py --out $OUT/parallel_cuda16_sizes.json --layers 16 --hidden 1024 --heads 16 --device cuda --dtype float16 --sizes 1,8 --repeats 1 --traced 2>&1 | tail -12"
     ;;
-  *) echo "phase a or b" >&2; exit 2 ;;
+  c)  # what issues 12 and 15 left open on 2026-11-28 (benchmarks/RESULTS.md says which and why)
+    stream probe 0 0-15 \
+      "timeout 200 $PY -m pytest -q -p no:cacheprovider -p no:logging tests/test_probe_cost.py --tb=long 2>&1 | grep -v Warning | tail -80" \
+      "timeout 300 $PY benchmarks/bench_compile.py --parts keycost --device cuda --layers 4 --repeats 2 --out $OUT/keycost_h100_probe.json 2>&1 | tail -10"
+    stream modes 1 16-31 \
+      "timeout 540 $PY benchmarks/bench_cudagraph_modes.py --out $OUT/cudagraph_modes.json 2>&1 | tail -80"
+    stream payloads 2 32-47 \
+      "timeout 500 $PY benchmarks/bench_compile.py --parts payloads --device cuda --layers 4 --repeats 3 --out $OUT/payloads_h100.json 2>&1 | tail -45"
+    stream scale 3 48-63 \
+      "timeout 420 $PY benchmarks/bench_scale.py --out $OUT/scale --backends piecewise --rounds 3 --budget-s 360 2>&1 | tail -30" \
+      "timeout 150 $PY -m pytest -q -p no:cacheprovider -p no:logging tests/test_payloads.py tests/test_graph_print_reuse.py 2>&1 | tail -5"
+    ;;
+  *) echo "phase a, b or c" >&2; exit 2 ;;
 esac
 wait
 rm -rf /tmp/gs_*
