@@ -48,3 +48,20 @@ def test_an_old_run_without_paired_rounds_reads_as_before() -> None:
     ratio = bm.ratios(old)["full_and_piecewise_vs_reduce_overhead"]["ratio"]
     assert abs(ratio - 304.3 / 291.4) < 1e-12
     assert "side by side" not in bm.markdown({"ratios": bm.ratios(old), **old})
+
+
+def test_traced_rounds_give_wall_and_cpu_ratios_with_their_controls() -> None:
+    bm = _bench()
+    blocks = {"untraced": [(500e-6, 400e-6), (520e-6, 410e-6), (510e-6, 405e-6)],
+              "traced": [(510e-6, 402e-6), (515e-6, 410e-6), (530e-6, 405e-6)],
+              "control": [(505e-6, 400e-6), (500e-6, 410e-6), (520e-6, 405e-6)]}
+    r = bm.traced_ratios(blocks)
+    assert abs(r["paired_ratio_median"] - 1.02) < 1e-9  # 510/500, 515/520, 530/510
+    assert abs(r["cpu_paired_ratio_median"] - 1.0) < 1e-9  # 402/400, 410/410, 405/405
+    assert abs(r["cpu_untraced_us"] - 405.0) < 1e-6 and abs(r["untraced_us"] - 510.0) < 1e-6
+    assert len(r["cpu_aa_ratio_quartiles"]) == 3
+    results = {"piecewise": {"step_us": 510.0, "traced_vs_untraced": r}}
+    ratios = bm.ratios(results)
+    assert ratios["piecewise_traced_vs_untraced"] == {"ratio": r["paired_ratio_median"],
+                                                      "goal": 1.005}
+    assert ratios["piecewise_traced_vs_untraced_cpu"]["goal"] is None
