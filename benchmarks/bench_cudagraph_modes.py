@@ -124,8 +124,6 @@ def define_lean_attention() -> None:
 
 
 # -- the fused attention arm: one Triton kernel per call, as vLLM's attention backends -----------
-FUSED_KEYS = ("fused_attention_check", "reduce_overhead_fused_attention",
-              "piecewise_fused_attention")
 
 
 def fused_attention_unavailable() -> str | None:
@@ -703,34 +701,50 @@ def check_fused_attention(part: dict[str, Any], fused_model: Any, reference: Any
             torch.ops.bench_cg.attention, (q, k, v), cfg.steps)
 
 
-def fused_arm(results: dict[str, Any], cfg: argparse.Namespace, root: Path,
-              save: Callable[[], None], reduce_overhead: Callable[..., None],
-              reference: Any, baselines: dict[int, Any] | None = None) -> None:
-    """The fused-attention arm: kernel check, its ``reduce-overhead`` step, its piecewise step
-    and breakdown. Where it cannot run (no Triton, no CUDA) each of its parts records why."""
-    reason = fused_attention_unavailable()
-    if reason:
-        for key in FUSED_KEYS:
-            results[key] = {"skipped": reason}
+def arm_keys(arm: str) -> tuple[str, str, str]:
+    """An attention arm's parts in the results: its op check, its own ``reduce-overhead`` step,
+    its piecewise step."""
+    return (f"{arm}_attention_check", f"reduce_overhead_{arm}_attention",
+            f"piecewise_{arm}_attention")
+
+
+FUSED_KEYS = arm_keys("fused")
+
+
+def attention_arm(arm: str, check: Callable[..., None], results: dict[str, Any],
+                  cfg: argparse.Namespace, root: Path, save: Callable[[], None],
+                  reduce_overhead: Callable[..., None], reference: Any,
+                  baselines: dict[int, Any] | None = None, unavailable: str | None = None) -> None:
+    """One attention arm (``"fused"``, ``"lean"``): ``check`` of its op and model against the SDPA
+    ones, its ``reduce-overhead`` step, its piecewise step and breakdown (goal: piecewise ≤ 1.5×
+    its own ``reduce-overhead``). Where it cannot run, each part records why (``unavailable``)."""
+    if unavailable:
+        for key in arm_keys(arm):
+            results[key] = {"skipped": unavailable}
         save()
         return
     built: list[Any] = []
 
     def model() -> Any:
         if not built:
-            built.append(build_model(cfg.layers, cfg.hidden, cfg.heads, cfg.vocab, fused=True))
+            built.append(build_model(cfg.layers, cfg.hidden, cfg.heads, cfg.vocab,
+                                     **{arm: True}))
         return built[0]
 
-    _guarded(results, "fused_attention_check",
-             lambda part: check_fused_attention(part, model(), reference, cfg), save)
-    _guarded(results, "reduce_overhead_fused_attention",
-             lambda part: reduce_overhead(part, model()), save)
-    _guarded(results, "piecewise_fused_attention",
-             lambda part: run_mode("piecewise", model(), cfg, root, part, variant="fused",
+    check_key, ro_key, piecewise_key = arm_keys(arm)
+    _guarded(results, check_key, lambda part: check(part, model(), reference, cfg), save)
+    _guarded(results, ro_key, lambda part: reduce_overhead(part, model()), save)
+    _guarded(results, piecewise_key,
+             lambda part: run_mode("piecewise", model(), cfg, root, part, variant=arm,
                                    baseline=(baselines or {}).get(id(model()))), save)
 
 
-LEAN_KEYS = ("lean_attention_check", "reduce_overhead_lean_attention", "piecewise_lean_attention")
+def fused_arm(results: dict[str, Any], cfg: argparse.Namespace, root: Path,
+              save: Callable[[], None], reduce_overhead: Callable[..., None],
+              reference: Any, baselines: dict[int, Any] | None = None) -> None:
+    """The fused-attention arm; skipped, with the reason, without Triton or CUDA."""
+    attention_arm("fused", check_fused_attention, results, cfg, root, save, reduce_overhead,
+                  reference, baselines, unavailable=fused_attention_unavailable())
 
 
 def check_lean_attention(part: dict[str, Any], lean_model: Any, reference: Any,
@@ -765,22 +779,9 @@ def check_lean_attention(part: dict[str, Any], lean_model: Any, reference: Any,
 def lean_arm(results: dict[str, Any], cfg: argparse.Namespace, root: Path,
              save: Callable[[], None], reduce_overhead: Callable[..., None],
              reference: Any, baselines: dict[int, Any] | None = None) -> None:
-    """The lean-attention arm: op check, its ``reduce-overhead`` step, its piecewise step and
-    breakdown (goal: piecewise ≤ 1.5× its own ``reduce-overhead``)."""
-    built: list[Any] = []
-
-    def model() -> Any:
-        if not built:
-            built.append(build_model(cfg.layers, cfg.hidden, cfg.heads, cfg.vocab, lean=True))
-        return built[0]
-
-    _guarded(results, "lean_attention_check",
-             lambda part: check_lean_attention(part, model(), reference, cfg), save)
-    _guarded(results, "reduce_overhead_lean_attention",
-             lambda part: reduce_overhead(part, model()), save)
-    _guarded(results, "piecewise_lean_attention",
-             lambda part: run_mode("piecewise", model(), cfg, root, part, variant="lean",
-                                   baseline=(baselines or {}).get(id(model()))), save)
+    """The lean-attention arm (the flash kernel alone as the splitting op)."""
+    attention_arm("lean", check_lean_attention, results, cfg, root, save, reduce_overhead,
+                  reference, baselines)
 
 
 def _guarded(results: dict[str, Any], key: str, fn: Callable[[dict[str, Any]], None],
