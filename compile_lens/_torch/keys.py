@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import importlib
 import logging
 import threading
@@ -217,6 +218,7 @@ def _stop_at_key() -> Iterator[tuple[LegacyCapture, list[Exception]]]:
         yield seen, refused
 
 
+@functools.cache
 def copies_its_graph() -> bool:
     """Whether ``standalone_compile`` deep-copies the graph it is given (feature probe).
 

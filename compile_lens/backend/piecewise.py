@@ -281,21 +281,28 @@ class PiecewiseBackend:
         keeps a key's first lines; a deduplicated piece, and a legacy key equal to the
         standalone one, would send the same lines again: 15 of 24 records, 1.2 M of 1.9 M
         characters, for the 4-layer demo). Outside a block every report sends them."""
-        session = _session.current()
-        if session is None:
+        sent = self._lines_sent_in_block()
+        if sent is None:
             return True
-        if session is not self._lines_session:
-            self._lines_session, self._lines_sent = session, set()
-        if key in self._lines_sent:
+        if key in sent:
             return False
-        self._lines_sent.add(key)
+        sent.add(key)
         return True
 
     def _lines_unsent(self, key: str) -> bool:
         """Whether ``key``'s factor lines are still to go out in this ``trace()`` block (asked
         before they are computed: a key's lines cost as much as the key, ``keys._factor_lines``)."""
+        sent = self._lines_sent_in_block()
+        return sent is None or key not in sent
+
+    def _lines_sent_in_block(self) -> set[str] | None:
+        """The keys whose lines went out in the current ``trace()`` block (``None`` outside one)."""
         session = _session.current()
-        return session is None or session is not self._lines_session or key not in self._lines_sent
+        if session is None:
+            return None
+        if session is not self._lines_session:
+            self._lines_session, self._lines_sent = session, set()
+        return self._lines_sent
 
     def _store(self, key: str, runnable: Any) -> tuple[str | None, str]:
         """Save to the artifact cache; a save that fails (e.g. with Inductor's caches disabled,

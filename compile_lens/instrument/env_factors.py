@@ -175,10 +175,16 @@ def env_config_map(*, reference: bool = False) -> dict[str, tuple[str, ...]]:
     Args:
         reference: scan with the plain two-walk form (``scan_config_source``); for tests.
     """
+    return _merged(CONFIG_MODULES, reference=reference)
+
+
+def _merged(sections: Iterable[str], *, reference: bool = False,
+            wanted: frozenset[str] | None = None) -> dict[str, tuple[str, ...]]:
+    """Env var → config entries over the scans of ``sections`` (only ``wanted`` names, if given)."""
     result: dict[str, set[str]] = {}
-    for section, module in CONFIG_MODULES.items():
-        for key, names in _config_scan(module, reference).items():
-            for name in names:
+    for section in sections:
+        for key, names in _config_scan(CONFIG_MODULES[section], reference).items():
+            for name in names if wanted is None else names & wanted:
                 result.setdefault(name, set()).add(f"{section}.{key}")
     return {name: tuple(sorted(keys)) for name, keys in sorted(result.items())}
 
@@ -215,15 +221,10 @@ def env_config_entries(names: Iterable[str]) -> dict[str, tuple[str, ...]]:
 
 @lru_cache(maxsize=16)
 def _entries(wanted: frozenset[str]) -> dict[str, tuple[str, ...]]:
-    result: dict[str, set[str]] = {}
-    for section, module in CONFIG_MODULES.items():
-        source = _config_source(module)
-        if not wanted or source is None or not may_hold(source, wanted):
-            continue
-        for key, found in _config_scan(module).items():
-            for name in found & wanted:
-                result.setdefault(name, set()).add(f"{section}.{key}")
-    return {name: tuple(sorted(keys)) for name, keys in sorted(result.items())}
+    sections = [section for section, module in CONFIG_MODULES.items()
+                if wanted and (source := _config_source(module)) is not None
+                and may_hold(source, wanted)]
+    return _merged(sections, wanted=wanted)
 
 
 def counting_env(environ: Mapping[str, str], *, reference: bool = False

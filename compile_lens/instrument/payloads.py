@@ -251,8 +251,7 @@ class PayloadFilter:
         Meta) is skipped, as in an untraced compile. Only calls made the way Dynamo's chromium
         logger makes them for intervals qualify; anything else goes through torch.
         """
-        if (self.deliver is None or set(kwargs) != {"payload_fn", "suppress_context",
-                                                     "expect_trace_id"}
+        if (self.deliver is None or kwargs.keys() != _CHROMIUM_CALL
                 or kwargs["suppress_context"] or kwargs["expect_trace_id"]
                 or not isinstance(event, dict) or event.get("ph") not in ("B", "E")):
             return False
@@ -280,6 +279,10 @@ class PayloadFilter:
             if self.on_error is not None:
                 self.on_error(exc)
         return text
+
+
+_CHROMIUM_CALL = frozenset({"payload_fn", "suppress_context", "expect_trace_id"})
+"""The keyword arguments of Dynamo's chromium logger's ``trace_structured`` call."""
 
 
 def torch_context(name: str) -> dict[str, Any]:

@@ -42,20 +42,15 @@ class StructuredTraceHandler(logging.Handler):
         try:
             metadata: dict[str, Any] = dict(getattr(record, "metadata", None) or {})
             payload = getattr(record, "payload", None)
-            self.sink.add(
-                RawEvent(t=time.time(), name=event_name(metadata), metadata=metadata,
-                         payload=payload if payload is None else str(payload),
-                         thread=threading.get_ident(), process=self.process)
-            )
-            self.count += 1
+            self.deliver(metadata, payload if payload is None else str(payload))
         except Exception:  # fail open: logging handlers must never break the compile
             self.handleError(record)
         finally:
             self.seconds += time.perf_counter() - start
 
-
     def deliver(self, metadata: dict[str, Any], payload: str | None) -> None:
-        """Add a record torch did not log (``payloads.PayloadFilter`` built it, and timed it)."""
+        """Add one record to the sink: a logged one (``emit``), or one torch did not log
+        (``payloads.PayloadFilter`` built it and times it; untimed here)."""
         self.sink.add(RawEvent(t=time.time(), name=event_name(metadata), metadata=metadata,
                                payload=payload, thread=threading.get_ident(),
                                process=self.process))

@@ -197,7 +197,7 @@ def _converter(hint: Any) -> _Convert:
         options = [a for a in args if a is not type(None)]
         return _optional(_converter(options[0]), nullable=len(options) < len(args))
     if dataclasses.is_dataclass(hint):
-        return functools.partial(_record, hint)
+        return functools.partial(from_dict, hint)  # type: ignore[arg-type]
     if origin is list:
         (item,) = typing.get_args(hint) or (Any,)
         return functools.partial(_list, _converter(item), _passes(item))
@@ -216,10 +216,6 @@ def _optional(inner: _Convert, *, nullable: bool) -> _Convert:
         return None if value is None else inner(value, where)
 
     return convert
-
-
-def _record(cls: Any, value: Any, where: str) -> Any:
-    return from_dict(cls, value, where)
 
 
 def _list(item: _Convert, kept: type | tuple[type, ...] | None, value: Any, where: str
